@@ -1,0 +1,179 @@
+# shellcheck shell=bash
+# Shared by testbed/run-tests, testbed/demo and testbed/chroot. Sourced, not run.
+#
+# L0 (this host, no KVM) builds a Debian trixie tree with mmdebstrap, builds sdvm inside it with
+# chroot, then boots the tree as L1 under QEMU TCG with emulated SVM, where systemd 257 is PID 1 and
+# /dev/kvm works. See ../shared/TESTBED.md for why each step is the way it is.
+
+set -euo pipefail
+
+TB_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+REPO=$(cd "$TB_DIR/.." && pwd)
+CACHE=${SDVM_TESTBED_CACHE:-/var/cache/sdvm-testbed}
+BUILD_REL=build-testbed              # build dir, relative to the repo (/src in the chroot and in L1)
+SUITE=trixie
+
+tb_log() { printf 'testbed: %s\n' "$*" >&2; }
+tb_die() { printf 'testbed: error: %s\n' "$*" >&2; exit 1; }
+
+tb_need_root() {
+        [[ $(id -u) == 0 ]] || tb_die "must run as root (it uses chroot, mount namespaces and mkfs)"
+}
+
+# Host packages, installed only when a tool is missing so that a warm run costs nothing.
+tb_host_deps() {
+        local missing=()
+        command -v qemu-system-x86_64 >/dev/null || missing+=(qemu-system-x86)
+        command -v qemu-img >/dev/null || missing+=(qemu-utils)
+        command -v mmdebstrap >/dev/null || missing+=(mmdebstrap)
+        command -v mkfs.ext4 >/dev/null && command -v debugfs >/dev/null || missing+=(e2fsprogs)
+        command -v unshare >/dev/null || missing+=(util-linux)
+        ((${#missing[@]} == 0)) && return 0
+        tb_log "installing host packages: ${missing[*]}"
+        export DEBIAN_FRONTEND=noninteractive
+        apt-get update -q >/dev/null
+        apt-get install -y -q "${missing[@]}" >/dev/null
+}
+
+tb_packages() { grep -v '^[[:space:]]*\(#\|$\)' "$TB_DIR/packages.txt" | sort -u | paste -sd, -; }
+
+# Cache keys: the tar depends on the package list only; the tree and disk image also on the
+# files that customise it. A key is a prefix of a sha256.
+tb_key_tar() { printf '%s %s\n' "$SUITE" "$(tb_packages)" | sha256sum | cut -c1-16; }
+tb_key_tree() {
+        { tb_key_tar; cat "$TB_DIR/setup-tree.sh" "$TB_DIR"/l1/*; } | sha256sum | cut -c1-16
+}
+
+# Everything in the cache is built under a temporary name and renamed into place when complete,
+# so an interrupted run leaves nothing that a later run would mistake for a good cache entry.
+tb_ensure_tar() {
+        local key tar tmp
+        key=$(tb_key_tar)
+        tar=$CACHE/rootfs-$key.tar
+        if [[ -s $tar ]]; then
+                TB_TAR=$tar
+                return 0
+        fi
+        mkdir -p "$CACHE"
+        rm -rf "$CACHE"/tmp.rootfs-*
+        tmp=$(mktemp -d "$CACHE/tmp.rootfs-XXXXXX")
+        tb_log "building the $SUITE tree with mmdebstrap (cold cache, a few minutes)"
+        mmdebstrap --variant=minbase --include="$(tb_packages)" "$SUITE" "$tmp/rootfs.tar" \
+                >"$tmp/mmdebstrap.log" 2>&1 || {
+                tail -n 30 "$tmp/mmdebstrap.log" >&2
+                tb_die "mmdebstrap failed (log: $tmp/mmdebstrap.log)"
+        }
+        mv "$tmp/rootfs.tar" "$tar"
+        rm -rf "$tmp"
+        TB_TAR=$tar
+}
+
+# The extracted, customised tree (chroot for builds) and its ext4 image (L1's root disk).
+tb_ensure_tree() {
+        local key tmp old
+        tb_ensure_tar
+        key=$(tb_key_tree)
+        TB_TREE=$CACHE/tree-$key
+        TB_IMG=$CACHE/root-$key.img
+        if [[ ! -f $TB_TREE/.sdvm-complete ]]; then
+                rm -rf "$CACHE"/tmp.tree-* "$TB_TREE"
+                tmp=$(mktemp -d "$CACHE/tmp.tree-XXXXXX")
+                tb_log "extracting and customising the tree"
+                tar -C "$tmp" -xf "$TB_TAR"
+                bash "$TB_DIR/setup-tree.sh" "$tmp"
+                touch "$tmp/.sdvm-complete"
+                mv "$tmp" "$TB_TREE"
+        fi
+        if [[ ! -s $TB_IMG ]]; then
+                tb_log "making L1's root disk image"
+                rm -f "$CACHE"/tmp.root-*
+                tmp=$(mktemp "$CACHE/tmp.root-XXXXXX")
+                mkfs.ext4 -q -F -d "$TB_TREE" -L root "$tmp" 4G
+                mv "$tmp" "$TB_IMG"
+        fi
+        # Old generations are dead weight: drop every tree and image that is not current.
+        for old in "$CACHE"/tree-* "$CACHE"/root-*.img "$CACHE"/rootfs-*.tar; do
+                [[ -e $old ]] || continue
+                case "$old" in "$TB_TREE" | "$TB_IMG" | "$TB_TAR") ;; *) rm -rf "$old" ;; esac
+        done
+}
+
+# Run a command inside the tree with the repo at /src. A private mount namespace means no mount
+# outlives the command, whatever happens to it.
+tb_chroot() {
+        unshare --mount --propagation private -- bash -euc '
+                t=$1 repo=$2; shift 2
+                mount -t proc proc "$t/proc"
+                mount --rbind /dev "$t/dev"
+                mount -t sysfs sysfs "$t/sys"
+                mount -t tmpfs tmpfs "$t/tmp"
+                mount -t tmpfs tmpfs "$t/run"
+                mount --bind "$repo" "$t/src"
+                exec chroot "$t" env -i PATH=/usr/sbin:/usr/bin:/sbin:/bin HOME=/root LANG=C.UTF-8 \
+                        TERM=dumb "$@"
+        ' tb_chroot "$TB_TREE" "$REPO" "$@"
+}
+
+# Configure (once), build and run the unit tests in the chroot.
+tb_build() {
+        local setup=(meson setup "/src/$BUILD_REL" /src -Dwerror=true -Dbuildtype=debugoptimized)
+        [[ -f $REPO/$BUILD_REL/build.ninja ]] && setup+=(--reconfigure)
+        tb_log "building sdvm in the $SUITE tree"
+        tb_chroot "${setup[@]}" >"$REPO/$BUILD_REL.setup.log" 2>&1 || {
+                cat "$REPO/$BUILD_REL.setup.log" >&2
+                tb_die "meson setup failed"
+        }
+        tb_chroot meson compile -C "/src/$BUILD_REL"
+}
+
+# The payload disk carries the source and the build (same paths as in the chroot: /src) into L1.
+tb_make_payload() {
+        local entry=$1 out=$2 stage
+        stage=$(mktemp -d "${TMPDIR:-/tmp}/sdvm-payload-XXXXXX")
+        (cd "$REPO" && git ls-files -co --exclude-standard -z | tar --null -T - -cf -) | tar -C "$stage" -xf -
+        cp -a "$REPO/$BUILD_REL" "$stage/"
+        printf '%s\n' "$entry" >"$stage/.l1-entry"
+        rm -f "$out"
+        mkfs.ext4 -q -F -d "$stage" -L payload "$out" 1G >/dev/null
+        rm -rf "$stage"
+}
+
+# Boot L1 with the payload; its runner (testbed/l1/sdvm-testbed-runner) runs the payload's entry,
+# streams its output to L1's second serial port, records the exit status and powers off.
+tb_boot_l1() {
+        local payload=$1 workdir=$2 limit=${3:-2400} overlay kernel initrd rc=0 tailpid
+        overlay=$workdir/root-overlay.qcow2
+        rm -f "$overlay" "$workdir/console.log" "$workdir/progress.log"
+        qemu-img create -q -f qcow2 -b "$TB_IMG" -F raw "$overlay"
+        kernel=$(ls "$TB_TREE"/boot/vmlinuz-* | sort -V | tail -n1)
+        initrd=$(ls "$TB_TREE"/boot/initrd.img-* | sort -V | tail -n1)
+        : >"$workdir/progress.log"
+        tail -n +1 -f "$workdir/progress.log" &
+        tailpid=$!
+        tb_log "booting L1 (TCG, emulated SVM; console log: $workdir/console.log)"
+        timeout --foreground -k 10 "$limit" qemu-system-x86_64 \
+                -accel tcg -cpu EPYC-v3,+svm,+npt -m 8192 -smp 1 \
+                -kernel "$kernel" -initrd "$initrd" \
+                -append "console=ttyS0 root=/dev/vda rw quiet systemd.show_status=false panic=-1" \
+                -drive "file=$overlay,if=virtio,format=qcow2" \
+                -drive "file=$payload,if=virtio,format=raw" \
+                -display none -monitor none -no-reboot -nodefaults \
+                -serial "file:$workdir/console.log" -serial "file:$workdir/progress.log" \
+                2> >(grep -v "TCG doesn't support requested feature" >&2) || rc=$?
+        sleep 0.5
+        kill "$tailpid" 2>/dev/null || true
+        wait "$tailpid" 2>/dev/null || true
+        rm -f "$overlay"
+        if ((rc == 124 || rc == 137)); then
+                tb_log "L1 ran past its ${limit}s limit and was killed; last console lines:"
+                tail -n 40 "$workdir/console.log" >&2 || true
+                return 1
+        fi
+        ((rc == 0)) || { tb_log "qemu exited with status $rc"; return 1; }
+}
+
+# What L1's runner left on the payload disk: its exit status, or nothing if it never ran.
+tb_payload_status() {
+        local payload=$1
+        debugfs -R "cat /.l1-status" "$payload" 2>/dev/null | tr -dc '0-9'
+}
