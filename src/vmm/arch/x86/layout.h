@@ -10,7 +10,9 @@
 #define X86_PDPT_ADDR 0x2000
 #define X86_PD_ADDR 0x3000 /* 4 pages: the first 4 GiB identity-mapped with 2 MiB pages */
 #define X86_ZERO_PAGE_ADDR 0x7000
-#define X86_PVH_INFO_ADDR 0x8000 /* hvm_start_info, then its memory map and module list (one page) */
+#define X86_PVH_INFO_ADDR 0x8000 /* hvm_start_info, then its module list and memory map (one page) */
+#define X86_PVH_MODLIST_ADDR 0x8040 /* room for 2 modules */
+#define X86_PVH_MEMMAP_ADDR 0x8080  /* to the end of the page: up to 165 entries */
 #define X86_CMDLINE_ADDR 0x20000
 #define X86_CMDLINE_MAX 0x10000
 #define X86_EBDA_START 0x9fc00 /* [EBDA, 1 MiB) is reserved in the e820 map */
@@ -22,9 +24,11 @@
 #define X86_PCI_HOLE_START 0xc0000000ULL
 #define X86_HIGH_RAM_START 0x100000000ULL
 #define X86_IOAPIC_ADDR 0xfec00000ULL
+#define X86_IOAPIC_ID 0 /* what KVM's in-kernel I/O APIC holds in its ID register after reset */
 #define X86_LAPIC_ADDR 0xfee00000ULL
 
 /* Ports and interrupt lines (GSIs; ISA IRQs map 1:1 except the PIT's IRQ0 -> GSI 2 override). */
+#define X86_GSI_PIT 2 /* the MADT's override for ISA IRQ 0 */
 #define X86_PORT_I8042_DATA 0x60
 #define X86_PORT_I8042_CMD 0x64 /* a write of 0xfe resets the machine */
 #define X86_PORT_COM1 0x3f8

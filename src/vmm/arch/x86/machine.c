@@ -1,0 +1,282 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#include <errno.h>
+#include <fcntl.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "arch/x86/acpi.h"
+#include "arch/x86/boot.h"
+#include "arch/x86/cpu-setup.h"
+#include "arch/x86/cpuid.h"
+#include "arch/x86/layout.h"
+#include "arch/x86/machine.h"
+#include "devices/i8042.h"
+#include "devices/pvpanic.h"
+#include "devices/serial.h"
+#include "log.h"
+
+/* Local APIC register offsets and LVT delivery modes (Intel SDM vol. 3, 11.5.1). */
+#define APIC_LVT0 0x350
+#define APIC_LVT1 0x360
+#define APIC_MODE_NMI (4U << 8)
+#define APIC_MODE_EXTINT (7U << 8)
+
+struct Machine {
+        Vm *vm;
+        Serial *serial;
+        Pvpanic *pvpanic;
+        I8042 *i8042;
+        Irq com1_irq;
+        Irq ged_irq;
+};
+
+typedef struct MappedFile {
+        const uint8_t *data;
+        size_t size;
+} MappedFile;
+
+static void mapped_file_done(MappedFile *f) {
+        if (f->data && f->size > 0)
+                (void) munmap((void *) f->data, f->size);
+        *f = (MappedFile) {};
+}
+
+static int mapped_file_open(const char *what, const char *path, MappedFile *ret) {
+        _cleanup_close_ int fd = -EBADF;
+        struct stat st;
+        void *p;
+
+        fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+        if (fd < 0)
+                return log_error_errno(errno, "Failed to open %s %s: %m", what, path);
+        if (fstat(fd, &st) < 0)
+                return log_error_errno(errno, "Failed to stat %s %s: %m", what, path);
+        if (!S_ISREG(st.st_mode))
+                return log_error_errno(EINVAL, "%s %s is not a regular file.", what, path);
+        if (st.st_size == 0)
+                return log_error_errno(ENOEXEC, "%s %s is empty.", what, path);
+        p = mmap(NULL, (size_t) st.st_size, PROT_READ, MAP_PRIVATE, fd, 0);
+        if (p == MAP_FAILED)
+                return log_error_errno(errno, "Failed to map %s %s: %m", what, path);
+        *ret = (MappedFile) { .data = p, .size = (size_t) st.st_size };
+        return 0;
+}
+
+Machine *machine_free(Machine *m) {
+        if (!m)
+                return NULL;
+        serial_free(m->serial);
+        pvpanic_free(m->pvpanic);
+        i8042_free(m->i8042);
+        free(m);
+        return NULL;
+}
+
+static void console_output(void *opaque, const uint8_t *buf, size_t len) {
+        while (len > 0) {
+                ssize_t n = write(STDOUT_FILENO, buf, len);
+                if (n < 0) {
+                        if (errno == EINTR)
+                                continue;
+                        return; /* the console is gone; the guest must not notice */
+                }
+                buf += n;
+                len -= (size_t) n;
+        }
+}
+
+static void on_pvpanic(void *opaque, uint8_t events) {
+        Machine *m = opaque;
+
+        if (events & PVPANIC_PANICKED)
+                vm_request_stop(m->vm, VM_STOP_PANIC);
+        else if (events & PVPANIC_CRASH_LOADED)
+                log_warning("Guest panicked and is running its crash kernel (pvpanic crash-loaded).");
+}
+
+static void on_i8042_reset(void *opaque) {
+        Machine *m = opaque;
+        vm_request_stop(m->vm, VM_STOP_REBOOT);
+}
+
+/* ACPI sleep control, sleep status, reset: three one-byte registers from X86_PORT_ACPI_SLEEP_CONTROL. */
+static void acpi_regs_io(void *opaque, uint64_t offset, uint8_t *data, uint32_t len, bool is_write) {
+        Machine *m = opaque;
+        uint64_t port = X86_PORT_ACPI_SLEEP_CONTROL + offset;
+
+        if (!is_write) {
+                data[0] = 0; /* WAK_STS never set: we do not implement sleep states that wake */
+                return;
+        }
+        if (port == X86_PORT_ACPI_SLEEP_CONTROL) {
+                int typ = acpi_sleep_control_decode(data[0]);
+                if (typ == X86_ACPI_S5_TYPE)
+                        vm_request_stop(m->vm, VM_STOP_POWEROFF);
+                else if (typ >= 0)
+                        log_warning("Guest asked for ACPI sleep type %d, which is not supported; ignoring.", typ);
+        } else if (port == X86_PORT_ACPI_RESET && data[0] == X86_ACPI_RESET_VALUE)
+                vm_request_stop(m->vm, VM_STOP_REBOOT);
+}
+
+static void boot_timer_io(void *opaque, uint64_t offset, uint8_t *data, uint32_t len, bool is_write) {
+        Machine *m = opaque;
+        uint64_t now = now_usec(), first;
+
+        if (!is_write || data[0] != X86_BOOT_TIMER_MAGIC)
+                return;
+        first = __atomic_load_n(&m->vm->first_run_usec, __ATOMIC_RELAXED);
+        log_info("Boot timer: guest reached the boot-timer write %llu us after vmm started, %llu us after "
+                 "the first KVM_RUN.",
+                 (unsigned long long) (now - m->vm->start_usec),
+                 (unsigned long long) (first ? now - first : 0));
+}
+
+static int setup_vcpu(Machine *m, Vcpu *v, const X86CpuSetup *boot) {
+        _cleanup_free_ struct kvm_cpuid2 *cpuid = NULL;
+        struct kvm_lapic_state lapic;
+        uint32_t *lvt;
+        int r;
+
+        r = x86_cpuid_for_vcpu(m->vm->supported_cpuid, v->index, m->vm->n_vcpus, &cpuid);
+        if (r < 0)
+                return log_error_errno(r, "Failed to build CPUID for vCPU %u: %m", v->index);
+        if (ioctl(v->fd, KVM_SET_CPUID2, cpuid) < 0)
+                return log_error_errno(errno, "KVM_SET_CPUID2 on vCPU %u failed: %m", v->index);
+
+        /* LINT0 takes the legacy PIC's interrupts, LINT1 NMIs, as on a PC after firmware. */
+        if (ioctl(v->fd, KVM_GET_LAPIC, &lapic) < 0)
+                return log_error_errno(errno, "KVM_GET_LAPIC on vCPU %u failed: %m", v->index);
+        lvt = (uint32_t *) (lapic.regs + APIC_LVT0);
+        *lvt = (*lvt & ~0x700U) | APIC_MODE_EXTINT;
+        lvt = (uint32_t *) (lapic.regs + APIC_LVT1);
+        *lvt = (*lvt & ~0x700U) | APIC_MODE_NMI;
+        if (ioctl(v->fd, KVM_SET_LAPIC, &lapic) < 0)
+                return log_error_errno(errno, "KVM_SET_LAPIC on vCPU %u failed: %m", v->index);
+
+        if (!boot) /* application processors wait for the guest's INIT/SIPI */
+                return 0;
+
+        struct kvm_regs regs;
+        struct kvm_sregs sregs;
+        struct kvm_fpu fpu = { .fcw = 0x37f, .mxcsr = 0x1f80 };
+        if (ioctl(v->fd, KVM_GET_SREGS, &sregs) < 0)
+                return log_error_errno(errno, "KVM_GET_SREGS failed: %m");
+        x86_cpu_setup_to_kvm(boot, &regs, &sregs);
+        if (ioctl(v->fd, KVM_SET_SREGS, &sregs) < 0 || ioctl(v->fd, KVM_SET_REGS, &regs) < 0 ||
+            ioctl(v->fd, KVM_SET_FPU, &fpu) < 0)
+                return log_error_errno(errno, "Failed to set the boot vCPU's registers: %m");
+        return 0;
+}
+
+static int load_kernel(Machine *m, const VmConfig *config, X86BootInfo *ret) {
+        MappedFile kernel = {}, initrd = {};
+        int r;
+
+        r = mapped_file_open("kernel", config->kernel, &kernel);
+        if (r < 0)
+                return r;
+        if (config->initrd) {
+                r = mapped_file_open("initrd", config->initrd, &initrd);
+                if (r < 0) {
+                        mapped_file_done(&kernel);
+                        return r;
+                }
+        }
+        r = x86_load_kernel(m->vm->mem,
+                            &(X86BootInput) {
+                                    .kernel = kernel.data,
+                                    .kernel_size = kernel.size,
+                                    .kernel_path = config->kernel,
+                                    .initrd = initrd.data,
+                                    .initrd_size = initrd.size,
+                                    .initrd_path = config->initrd,
+                                    .cmdline = config->cmdline,
+                            },
+                            ret);
+        mapped_file_done(&kernel);
+        mapped_file_done(&initrd);
+        return r;
+}
+
+static int register_io(Vm *vm, uint64_t port, uint64_t len, BusHandler h, void *opaque, const char *name) {
+        int r = bus_register(&vm->pio, port, len, h, opaque, name);
+        if (r < 0)
+                return log_error_errno(r, "Failed to register %s at port 0x%llx: %m", name,
+                                       (unsigned long long) port);
+        return 0;
+}
+
+int machine_new(Vm *vm, const VmConfig *config, Machine **ret) {
+        _cleanup_(machine_freep) Machine *m = NULL;
+        X86BootInfo boot;
+        X86CpuSetup cpu;
+        size_t acpi_len;
+        uint8_t *acpi;
+        int r;
+
+        m = calloc(1, sizeof *m);
+        if (!m)
+                return log_oom();
+        m->vm = vm;
+        m->com1_irq = (Irq) { .set_level = vm_irq_set_level, .opaque = vm, .gsi = X86_IRQ_COM1 };
+        m->ged_irq = (Irq) { .set_level = vm_irq_set_level, .opaque = vm, .gsi = X86_IRQ_ACPI_GED };
+
+        r = load_kernel(m, config, &boot);
+        if (r < 0)
+                return r;
+        log_debug("Kernel loaded (%s): entry 0x%llx, initrd at 0x%llx (%llu bytes)",
+                  x86_boot_mode_to_string(boot.mode), (unsigned long long) boot.entry,
+                  (unsigned long long) boot.initrd_addr, (unsigned long long) boot.initrd_size);
+
+        acpi = guest_ptr(vm->mem, X86_ACPI_ADDR, X86_ACPI_MAX);
+        if (!acpi)
+                return log_error_errno(EINVAL, "Guest memory too small for the ACPI tables.");
+        r = acpi_build(&(AcpiConfig) { .n_cpus = vm->n_vcpus }, acpi, X86_ACPI_MAX, &acpi_len);
+        if (r < 0)
+                return log_error_errno(r, "Failed to build the ACPI tables: %m");
+
+        r = x86_cpu_setup(vm->mem, &boot, &cpu);
+        if (r < 0)
+                return log_error_errno(r, "Failed to set up the boot CPU state: %m");
+        for (uint32_t i = 0; i < vm->n_vcpus; i++) {
+                r = setup_vcpu(m, &vm->vcpus[i], i == 0 ? &cpu : NULL);
+                if (r < 0)
+                        return r;
+        }
+
+        r = serial_new(&m->com1_irq, console_output, m, &m->serial);
+        if (r < 0)
+                return log_error_errno(r, "Failed to create the serial port: %m");
+        r = pvpanic_new(on_pvpanic, m, &m->pvpanic);
+        if (r < 0)
+                return log_error_errno(r, "Failed to create the pvpanic device: %m");
+        r = i8042_new(on_i8042_reset, m, &m->i8042);
+        if (r < 0)
+                return log_error_errno(r, "Failed to create the i8042 controller: %m");
+
+        if ((r = register_io(vm, X86_PORT_COM1, SERIAL_REGS, serial_io, m->serial, "com1")) < 0 ||
+            (r = register_io(vm, X86_PORT_PVPANIC, 1, pvpanic_io, m->pvpanic, "pvpanic")) < 0 ||
+            (r = register_io(vm, X86_PORT_I8042_DATA, 1, i8042_data_io, m->i8042, "i8042-data")) < 0 ||
+            (r = register_io(vm, X86_PORT_I8042_CMD, 1, i8042_cmd_io, m->i8042, "i8042-cmd")) < 0 ||
+            (r = register_io(vm, X86_PORT_ACPI_SLEEP_CONTROL, 3, acpi_regs_io, m, "acpi")) < 0 ||
+            (r = register_io(vm, X86_PORT_BOOT_TIMER, 1, boot_timer_io, m, "boot-timer")) < 0)
+                return r;
+
+        *ret = TAKE_PTR(m);
+        return 0;
+}
+
+void machine_press_power_button(Machine *m) {
+        irq_pulse(&m->ged_irq);
+}
+
+size_t machine_console_input(Machine *m, const uint8_t *buf, size_t n) {
+        return serial_receive(m->serial, buf, n);
+}
+
+void machine_set_console_rx_ready(Machine *m, void (*rx_ready)(void *opaque), void *opaque) {
+        serial_set_rx_ready(m->serial, rx_ready, opaque);
+}

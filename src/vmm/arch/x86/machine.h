@@ -1,0 +1,26 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#pragma once
+
+/* The x86 machine around a Vm: loads the kernel, writes the ACPI tables, creates and wires the
+ * platform devices (COM1, pvpanic, i8042 reset, ACPI sleep/reset registers, the boot timer) and puts
+ * each vCPU in its boot state. */
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "cleanup.h"
+#include "vm-config.h"
+#include "vm.h"
+
+typedef struct Machine Machine;
+
+int machine_new(Vm *vm, const VmConfig *config, Machine **ret);
+Machine *machine_free(Machine *m);
+DEFINE_TRIVIAL_CLEANUP_FUNC(Machine *, machine_free);
+
+/* Presses the ACPI power button (a pulse on the Generic Event Device's interrupt). */
+void machine_press_power_button(Machine *m);
+/* Host -> guest console bytes. Returns how many the UART took; when fewer than n, rx_ready is
+ * called (on a vCPU thread) once the guest has made room. */
+size_t machine_console_input(Machine *m, const uint8_t *buf, size_t n);
+void machine_set_console_rx_ready(Machine *m, void (*rx_ready)(void *opaque), void *opaque);

@@ -1,0 +1,425 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#include <errno.h>
+#include <fcntl.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+#include <cmocka.h>
+
+#include "capture.h"
+#include "vm-config.h"
+
+#define PATH "/etc/vms/web.conf"
+#define BOOT "[Boot]\nKernel=/boot/vmlinuz\n"
+
+/* Parses text as PATH; returns the result, the config (or NULL) and what was logged. */
+static int parse(const char *text, VmConfig **ret, char **ret_log) {
+        Capture c;
+        int r;
+
+        *ret = NULL;
+        capture_begin(&c);
+        r = vm_config_parse(text, strlen(text), PATH, "web", ret);
+        *ret_log = capture_end(&c);
+        return r;
+}
+
+/* Checks that text is rejected with exactly the messages expected. */
+static void check_error(const char *text, const char *expected) {
+        VmConfig *c;
+        char *out;
+        int r;
+
+        r = parse(text, &c, &out);
+        if (strcmp(out, expected) != 0)
+                print_error("input:\n%s\n", text);
+        assert_string_equal(out, expected);
+        assert_int_equal(r, -EINVAL);
+        assert_null(c);
+        free(out);
+}
+
+/* Checks that text is accepted silently and returns the config. */
+static VmConfig *check_ok(const char *text) {
+        VmConfig *c;
+        char *out;
+        int r;
+
+        r = parse(text, &c, &out);
+        if (strcmp(out, "") != 0)
+                print_error("input:\n%s\n", text);
+        assert_string_equal(out, "");
+        assert_int_equal(r, 0);
+        assert_non_null(c);
+        free(out);
+        return c;
+}
+
+static void test_full(void **state) {
+        _cleanup_(vm_config_freep) VmConfig *c = NULL;
+
+        c = check_ok("# the web server\n"
+                     "[VM]\n"
+                     "Description=Web server (nginx), \"front\" 100%\n"
+                     "CPUs=2\n"
+                     "Memory=1G\n"
+                     "Autostart=yes\n"
+                     "\n"
+                     "[Boot]\n"
+                     "Kernel=/var/lib/vms/images/vmlinuz\n"
+                     "Initrd=/var/lib/vms/images/initrd.img\n"
+                     "CommandLine=console=ttyS0 root=/dev/vda rw quiet\n");
+        assert_string_equal(c->name, "web");
+        assert_string_equal(c->path, PATH);
+        assert_string_equal(c->description, "Web server (nginx), \"front\" 100%");
+        assert_int_equal(c->cpus, 2);
+        assert_true(c->memory == UINT64_C(1) << 30);
+        assert_true(c->autostart);
+        assert_string_equal(c->kernel, "/var/lib/vms/images/vmlinuz");
+        assert_string_equal(c->initrd, "/var/lib/vms/images/initrd.img");
+        assert_string_equal(c->cmdline, "console=ttyS0 root=/dev/vda rw quiet");
+}
+
+static void test_defaults(void **state) {
+        _cleanup_(vm_config_freep) VmConfig *c = NULL, *d = NULL;
+
+        c = check_ok(BOOT);
+        assert_string_equal(c->name, "web");
+        assert_null(c->description);
+        assert_int_equal(c->cpus, VM_CPUS_DEFAULT);
+        assert_int_equal(c->cpus, 1);
+        assert_true(c->memory == UINT64_C(512) << 20);
+        assert_false(c->autostart);
+        assert_string_equal(c->kernel, "/boot/vmlinuz");
+        assert_null(c->initrd);
+        assert_null(c->cmdline);
+
+        /* Sections in any order; an empty [VM] is fine. */
+        d = check_ok(BOOT "[VM]\n");
+        assert_int_equal(d->cpus, 1);
+}
+
+static void test_missing_kernel(void **state) {
+        check_error("[VM]\nCPUs=2\n",
+                    PATH ": [Boot] Kernel= is required but not set (there is no [Boot] section)\n");
+        check_error("[VM]\nCPUs=2\n[Boot]\nInitrd=/boot/initrd\n",
+                    PATH ":3: [Boot] Kernel= is required but not set\n");
+        check_error("", PATH ": [Boot] Kernel= is required but not set (there is no [Boot] section)\n");
+        /* A bad Kernel= is one error, not also a missing one. */
+        check_error("[Boot]\nKernel=vmlinuz\n", PATH ":2: [Boot] Kernel=vmlinuz: not an absolute path\n");
+        check_error("[Boot]\nKernel=\n", PATH ":2: [Boot] Kernel=: not an absolute path\n");
+}
+
+static void test_cpus(void **state) {
+        _cleanup_(vm_config_freep) VmConfig *a = NULL, *b = NULL;
+
+        check_error("[VM]\nCPUs=0\n" BOOT,
+                    PATH ":2: [VM] CPUs=0: out of range, must be between 1 and 128\n");
+        a = check_ok("[VM]\nCPUs=1\n" BOOT);
+        assert_int_equal(a->cpus, 1);
+        b = check_ok("[VM]\nCPUs=128\n" BOOT);
+        assert_int_equal(b->cpus, 128);
+        check_error("[VM]\nCPUs=129\n" BOOT,
+                    PATH ":2: [VM] CPUs=129: out of range, must be between 1 and 128\n");
+        check_error("[VM]\nCPUs=99999999999999999999\n" BOOT,
+                    PATH ":2: [VM] CPUs=99999999999999999999: out of range, must be between 1 and 128\n");
+        check_error("[VM]\nCPUs=two\n" BOOT,
+                    PATH ":2: [VM] CPUs=two: invalid number, expected a decimal integer\n");
+        check_error("[VM]\nCPUs=-1\n" BOOT,
+                    PATH ":2: [VM] CPUs=-1: invalid number, expected a decimal integer\n");
+        check_error("[VM]\nCPUs=0x10\n" BOOT,
+                    PATH ":2: [VM] CPUs=0x10: invalid number, expected a decimal integer\n");
+        check_error("[VM]\nCPUs=\n" BOOT,
+                    PATH ":2: [VM] CPUs=: invalid number, expected a decimal integer\n");
+}
+
+static void test_memory(void **state) {
+        static const struct {
+                const char *value;
+                uint64_t bytes;
+        } good[] = {
+                { "128M", UINT64_C(128) << 20 },
+                { "131072K", UINT64_C(128) << 20 },
+                { "134217728", UINT64_C(128) << 20 },
+                { "1536M", UINT64_C(1536) << 20 },
+                { "1G", UINT64_C(1) << 30 },
+                { "1T", UINT64_C(1) << 40 },
+                { "1024G", UINT64_C(1) << 40 },
+        };
+        static const struct {
+                const char *value;
+                const char *reason;
+        } bad[] = {
+                { "127M", "out of range, must be between 128M and 1T" },
+                { "1048577M", "out of range, must be between 128M and 1T" }, /* 1T + 1M */
+                { "2T", "out of range, must be between 128M and 1T" },
+                { "1500K", "out of range, must be between 128M and 1T" },
+                { "0", "out of range, must be between 128M and 1T" },
+                { "999999999999T", "out of range, must be between 128M and 1T" },
+                { "131073K", "not a multiple of 1M" }, /* 128M + 1K */
+                { "134217729", "not a multiple of 1M" },
+                { "12X", "invalid size, expected a number with an optional K, M, G or T suffix" },
+                { "1.5G", "invalid size, expected a number with an optional K, M, G or T suffix" },
+                { "1g", "invalid size, expected a number with an optional K, M, G or T suffix" },
+                { "1GB", "invalid size, expected a number with an optional K, M, G or T suffix" },
+                { "1 G", "invalid size, expected a number with an optional K, M, G or T suffix" },
+                { "G", "invalid size, expected a number with an optional K, M, G or T suffix" },
+                { "", "invalid size, expected a number with an optional K, M, G or T suffix" },
+        };
+
+        for (size_t i = 0; i < ELEMENTSOF(good); i++) {
+                _cleanup_(vm_config_freep) VmConfig *c = NULL;
+                char text[256];
+
+                snprintf(text, sizeof text, "[VM]\nMemory=%s\n" BOOT, good[i].value);
+                c = check_ok(text);
+                assert_true(c->memory == good[i].bytes);
+        }
+        for (size_t i = 0; i < ELEMENTSOF(bad); i++) {
+                char text[256], expected[512];
+
+                snprintf(text, sizeof text, "[VM]\nMemory=%s\n" BOOT, bad[i].value);
+                snprintf(expected, sizeof expected, PATH ":2: [VM] Memory=%s: %s\n", bad[i].value,
+                         bad[i].reason);
+                check_error(text, expected);
+        }
+}
+
+static void test_other_keys(void **state) {
+        _cleanup_(vm_config_freep) VmConfig *a = NULL, *b = NULL, *c = NULL;
+        static char text[8192];
+        size_t n;
+
+        a = check_ok("[VM]\nAutostart=no\nDescription=\n" BOOT);
+        assert_false(a->autostart);
+        assert_string_equal(a->description, "");
+        check_error("[VM]\nAutostart=sometimes\n" BOOT,
+                    PATH ":2: [VM] Autostart=sometimes: invalid boolean, expected yes or no\n");
+        check_error(BOOT "Initrd=initrd.img\n", PATH ":3: [Boot] Initrd=initrd.img: not an absolute path\n");
+        check_error("[Boot]\nKernel=/boot/../vmlinuz\n",
+                    PATH ":2: [Boot] Kernel=/boot/../vmlinuz: not a normalized path to a file (no '.' or '..' "
+                    "components, no '//', no trailing '/')\n");
+
+        /* CommandLine= of 4095 bytes is fine, 4096 is not; the value is quoted shortened. */
+        n = (size_t) sprintf(text, BOOT "CommandLine=");
+        memset(text + n, 'a', 4095);
+        strcpy(text + n + 4095, "\n");
+        b = check_ok(text);
+        assert_int_equal(strlen(b->cmdline), 4095);
+        strcpy(text + n + 4095, "b\n");
+        check_error(text, PATH ":3: [Boot] CommandLine=aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa...: "
+                          "too long (4096 bytes), at most 4095 bytes\n");
+
+        /* Description= up to VM_DESCRIPTION_MAX bytes, any text. */
+        n = (size_t) sprintf(text, BOOT "[VM]\nDescription=");
+        memset(text + n, 'd', VM_DESCRIPTION_MAX);
+        strcpy(text + n + VM_DESCRIPTION_MAX, "\n");
+        c = check_ok(text);
+        assert_int_equal(strlen(c->description), VM_DESCRIPTION_MAX);
+}
+
+static void test_errors(void **state) {
+        check_error("[VM]\nMemroy=1G\n" BOOT,
+                    PATH ":2: [VM] unknown key 'Memroy', did you mean 'Memory'?\n");
+        check_error("[VM]\ncpus=2\n" BOOT, PATH ":2: [VM] unknown key 'cpus', did you mean 'CPUs'?\n");
+        check_error("[VM]\nCPU=2\n" BOOT, PATH ":2: [VM] unknown key 'CPU', did you mean 'CPUs'?\n");
+        check_error("[VM]\nKernel=/boot/vmlinuz\n" BOOT, PATH ":2: [VM] unknown key 'Kernel'\n");
+        check_error("[Vm]\n" BOOT, PATH ":1: unknown section [Vm], did you mean [VM]?\n");
+        check_error("[Boots]\nKernel=/k\n",
+                    PATH ":1: unknown section [Boots], did you mean [Boot]?\n" PATH
+                    ": [Boot] Kernel= is required but not set (there is no [Boot] section)\n");
+        check_error("[Disk]\nPath=/x\n" BOOT, PATH ":1: unknown section [Disk]\n");
+        check_error("CPUs=2\n" BOOT,
+                    PATH ":1: CPUs=2: assignment outside of any section, expected a [Section] header first\n");
+        check_error("[VM]\nCPUs 2\n" BOOT,
+                    PATH ":2: [VM] 'CPUs 2': expected Key=Value, a [Section] header or a comment\n");
+        check_error("[VM]\nCPUs=2\nCPUs=4\n" BOOT,
+                    PATH ":3: [VM] duplicate key CPUs=, already set on line 2\n");
+        check_error("[VM]\n" BOOT "[VM]\nCPUs=4\n",
+                    PATH ":4: duplicate section [VM], already specified on line 1\n");
+        check_error(BOOT "Kernel=/other\n",
+                    PATH ":3: [Boot] duplicate key Kernel=, already set on line 2\n");
+        check_error("[VM]\nDescription=caf\xc3\n" BOOT,
+                    PATH ":2: [VM] Description=: invalid UTF-8 at column 16\n");
+        check_error("[VM]\nDescription=a\tb\x07\n" BOOT,
+                    PATH ":2: [VM] Description=: control character U+0007 at column 16\n");
+}
+
+static void test_many_errors(void **state) {
+        /* The operator sees the whole list at once. */
+        check_error("[VM]\n"
+                    "CPUs=0\n"
+                    "Memory=12X\n"
+                    "Memroy=1G\n"
+                    "Autostart=perhaps\n"
+                    "[Boot]\n"
+                    "Kernel=vmlinuz\n"
+                    "Initrd=/a//b\n"
+                    "[Bot]\n",
+                    PATH ":2: [VM] CPUs=0: out of range, must be between 1 and 128\n"
+                    PATH ":3: [VM] Memory=12X: invalid size, expected a number with an optional K, M, G or T suffix\n"
+                    PATH ":4: [VM] unknown key 'Memroy', did you mean 'Memory'?\n"
+                    PATH ":5: [VM] Autostart=perhaps: invalid boolean, expected yes or no\n"
+                    PATH ":7: [Boot] Kernel=vmlinuz: not an absolute path\n"
+                    PATH ":8: [Boot] Initrd=/a//b: not a normalized path to a file (no '.' or '..' components, "
+                    "no '//', no trailing '/')\n"
+                    PATH ":9: unknown section [Bot], did you mean [Boot]?\n");
+}
+
+static void test_names(void **state) {
+        char name65[66];
+        char *n = NULL;
+
+        assert_true(vm_name_is_valid("web"));
+        assert_true(vm_name_is_valid("a"));
+        assert_true(vm_name_is_valid("Web_01.prod-2"));
+        assert_true(vm_name_is_valid("0"));
+        assert_true(vm_name_is_valid("a..b"));
+        assert_false(vm_name_is_valid(NULL));
+        assert_false(vm_name_is_valid(""));
+        assert_false(vm_name_is_valid(".hidden"));
+        assert_false(vm_name_is_valid("-x"));
+        assert_false(vm_name_is_valid("a b"));
+        assert_false(vm_name_is_valid("a/b"));
+        assert_false(vm_name_is_valid("a@b"));
+        assert_false(vm_name_is_valid("a\\x2db"));
+        assert_false(vm_name_is_valid("caf\xc3\xa9"));
+        assert_false(vm_name_is_valid("a\n"));
+        memset(name65, 'x', 65);
+        name65[65] = 0;
+        assert_false(vm_name_is_valid(name65));
+        name65[64] = 0;
+        assert_true(vm_name_is_valid(name65));
+
+        assert_int_equal(vm_name_from_path("/etc/vms/web.conf", &n), 0);
+        assert_string_equal(n, "web");
+        free(n);
+        assert_int_equal(vm_name_from_path("web.conf", &n), 0);
+        assert_string_equal(n, "web");
+        free(n);
+        assert_int_equal(vm_name_from_path("/etc/vms/db.old.conf", &n), 0);
+        assert_string_equal(n, "db.old");
+        free(n);
+        n = NULL;
+        assert_int_equal(vm_name_from_path("/etc/vms/.conf", &n), -EINVAL);
+        assert_int_equal(vm_name_from_path("/etc/vms/web", &n), -EINVAL);
+        assert_int_equal(vm_name_from_path("/etc/vms/web.conf~", &n), -EINVAL);
+        assert_int_equal(vm_name_from_path("/etc/vms/web.conf/", &n), -EINVAL);
+        assert_int_equal(vm_name_from_path("/etc/vms/.web.conf", &n), -EINVAL);
+        assert_int_equal(vm_name_from_path("/etc/vms/-web.conf", &n), -EINVAL);
+        assert_int_equal(vm_name_from_path("/etc/vms/we b.conf", &n), -EINVAL);
+        assert_int_equal(vm_name_from_path(NULL, &n), -EINVAL);
+        assert_null(n); /* untouched on failure */
+
+        /* A name passed in must be valid too. */
+        {
+                VmConfig *c = NULL;
+                Capture cap;
+                char *out;
+                int r;
+
+                capture_begin(&cap);
+                r = vm_config_parse(BOOT, strlen(BOOT), "x.conf", "-bad", &c);
+                out = capture_end(&cap);
+                assert_int_equal(r, -EINVAL);
+                assert_null(c);
+                assert_string_equal(out, "x.conf: invalid VM name\n");
+                free(out);
+
+                /* No name at all is fine (vmctl validate on some file). */
+                r = vm_config_parse(BOOT, strlen(BOOT), NULL, NULL, &c);
+                assert_int_equal(r, 0);
+                assert_null(c->name);
+                assert_null(c->path);
+                c = vm_config_free(c);
+        }
+}
+
+static void test_load(void **state) {
+        char dir[] = "/tmp/test-vm-config.XXXXXX", path[256], expected[1024];
+        static const char text[] = "[VM]\nCPUs=4\n" BOOT;
+        VmConfig *c = NULL;
+        Capture cap;
+        char *out;
+        int fd, r;
+
+        assert_non_null(mkdtemp(dir));
+
+        snprintf(path, sizeof path, "%s/build-01.conf", dir);
+        fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
+        assert_true(fd >= 0);
+        assert_int_equal(write(fd, text, strlen(text)), (ssize_t) strlen(text));
+        close(fd);
+        assert_int_equal(vm_config_load(path, &c), 0);
+        assert_string_equal(c->name, "build-01");
+        assert_string_equal(c->path, path);
+        assert_int_equal(c->cpus, 4);
+        c = vm_config_free(c);
+        assert_null(c);
+
+        /* Errors name the file as given. */
+        fd = open(path, O_WRONLY | O_TRUNC | O_CLOEXEC);
+        assert_true(fd >= 0);
+        assert_int_equal(write(fd, "[VM]\nCPUs=400\n", 14), 14);
+        close(fd);
+        capture_begin(&cap);
+        r = vm_config_load(path, &c);
+        out = capture_end(&cap);
+        assert_int_equal(r, -EINVAL);
+        assert_null(c);
+        snprintf(expected, sizeof expected,
+                 "%s:2: [VM] CPUs=400: out of range, must be between 1 and 128\n"
+                 "%s: [Boot] Kernel= is required but not set (there is no [Boot] section)\n",
+                 path, path);
+        assert_string_equal(out, expected);
+        free(out);
+        unlink(path);
+
+        /* A bad name is refused before the file is even opened. */
+        snprintf(path, sizeof path, "%s/-web.conf", dir);
+        capture_begin(&cap);
+        r = vm_config_load(path, &c);
+        out = capture_end(&cap);
+        assert_int_equal(r, -EINVAL);
+        snprintf(expected, sizeof expected,
+                 "%s: invalid file name, expected NAME.conf where NAME is 1-64 characters of A-Z a-z 0-9 _ . - "
+                 "not starting with '.' or '-'\n",
+                 path);
+        assert_string_equal(out, expected);
+        free(out);
+
+        /* A missing file. */
+        snprintf(path, sizeof path, "%s/gone.conf", dir);
+        capture_begin(&cap);
+        r = vm_config_load(path, &c);
+        out = capture_end(&cap);
+        assert_int_equal(r, -ENOENT);
+        snprintf(expected, sizeof expected, "Failed to open %s: No such file or directory\n", path);
+        assert_string_equal(out, expected);
+        free(out);
+
+        assert_int_equal(rmdir(dir), 0);
+}
+
+int main(void) {
+        const struct CMUnitTest tests[] = {
+                cmocka_unit_test(test_full),
+                cmocka_unit_test(test_defaults),
+                cmocka_unit_test(test_missing_kernel),
+                cmocka_unit_test(test_cpus),
+                cmocka_unit_test(test_memory),
+                cmocka_unit_test(test_other_keys),
+                cmocka_unit_test(test_errors),
+                cmocka_unit_test(test_many_errors),
+                cmocka_unit_test(test_names),
+                cmocka_unit_test(test_load),
+        };
+        unsetenv("JOURNAL_STREAM");
+        return cmocka_run_group_tests(tests, NULL, NULL);
+}

@@ -1,0 +1,128 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* The pause/resume/stop API over real KVM (testbed suite; exits 77 without /dev/kvm): the boot vCPU
+ * spins writing to a port, the other waits for a SIPI in the kernel; pausing must stop the writes
+ * and put every vCPU in "paused", resuming must restart them. */
+#include <errno.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <unistd.h>
+#include <cmocka.h>
+
+#include "log.h"
+#include "vm.h"
+
+#define SPIN_PORT 0x700
+
+static uint64_t spins;
+
+static void spin_io(void *opaque, uint64_t offset, uint8_t *data, uint32_t len, bool is_write) {
+        __atomic_add_fetch(&spins, 1, __ATOMIC_RELAXED);
+}
+
+static uint64_t spins_now(void) {
+        return __atomic_load_n(&spins, __ATOMIC_RELAXED);
+}
+
+static bool wait_spins_beyond(uint64_t n) {
+        for (int i = 0; i < 1000; i++) {
+                if (spins_now() > n + 50)
+                        return true;
+                usleep(10000);
+        }
+        return false;
+}
+
+static void setup_guest(Vm *vm) {
+        static const uint8_t code[] = { 0xba, SPIN_PORT & 0xff, SPIN_PORT >> 8, /* mov dx, port */
+                                        0xee,                                  /* 1: out dx, al */
+                                        0xeb, 0xfd };                          /* jmp 1b */
+        struct kvm_sregs sregs;
+        struct kvm_regs regs = { .rip = 0x1000, .rflags = 2 };
+
+        assert_int_equal(guest_write(vm->mem, 0x1000, code, sizeof code), 0);
+        assert_int_equal(ioctl(vm->vcpus[0].fd, KVM_GET_SREGS, &sregs), 0);
+        sregs.cs.base = sregs.cs.selector = 0;
+        assert_int_equal(ioctl(vm->vcpus[0].fd, KVM_SET_SREGS, &sregs), 0);
+        assert_int_equal(ioctl(vm->vcpus[0].fd, KVM_SET_REGS, &regs), 0);
+        assert_int_equal(bus_register(&vm->pio, SPIN_PORT, 1, spin_io, NULL, "spin"), 0);
+}
+
+static void assert_all_vcpus(Vm *vm, VcpuState want) {
+        VcpuState st[4];
+        vm_get_vcpu_states(vm, st);
+        for (uint32_t i = 0; i < vm->n_vcpus; i++)
+                assert_string_equal(vcpu_state_to_string(st[i]), vcpu_state_to_string(want));
+}
+
+static void test_pause_resume(void **state) {
+        Vm *vm = NULL;
+        uint64_t n;
+
+        assert_int_equal(vm_new(&(VmParams) { .n_vcpus = 2, .memory = 128 << 20, .start_usec = now_usec() }, &vm),
+                         0);
+        setup_guest(vm);
+        assert_int_equal(vm_get_state(vm), VM_STATE_CREATED);
+        assert_int_equal(vm_start(vm), 0);
+        assert_int_equal(vm_get_state(vm), VM_STATE_RUNNING);
+        assert_true(wait_spins_beyond(0));
+
+        assert_int_equal(vm_pause(vm), 0);
+        assert_int_equal(vm_get_state(vm), VM_STATE_PAUSED);
+        assert_all_vcpus(vm, VCPU_STATE_PAUSED);
+        n = spins_now();
+        usleep(300000);
+        assert_true(spins_now() == n); /* not one instruction of guest I/O while paused */
+
+        assert_int_equal(vm_pause(vm), 0); /* pausing a paused VM: documented no-op */
+        assert_int_equal(vm_get_state(vm), VM_STATE_PAUSED);
+
+        assert_int_equal(vm_resume(vm), 0);
+        assert_int_equal(vm_get_state(vm), VM_STATE_RUNNING);
+        assert_true(wait_spins_beyond(n));
+        assert_int_equal(vm_resume(vm), 0); /* resuming a running VM: no-op */
+
+        /* A second round, to catch a kick that is lost after the first. */
+        assert_int_equal(vm_pause(vm), 0);
+        n = spins_now();
+        usleep(100000);
+        assert_true(spins_now() == n);
+        assert_int_equal(vm_resume(vm), 0);
+        assert_true(wait_spins_beyond(n));
+
+        assert_true(vm->vcpus[0].stats.count[VCPU_EXIT_KIND_IO] > 0);
+
+        vm_request_stop(vm, VM_STOP_POWEROFF);
+        vm_request_stop(vm, VM_STOP_PANIC); /* the first reason wins */
+        assert_int_equal(vm_stop(vm), VM_STOP_POWEROFF);
+        assert_int_equal(vm_get_state(vm), VM_STATE_STOPPED);
+        assert_all_vcpus(vm, VCPU_STATE_STOPPED);
+        assert_int_equal(vm_pause(vm), -ESHUTDOWN);
+        assert_int_equal(vm_resume(vm), -ESHUTDOWN);
+        vm_free(vm);
+}
+
+static void test_bad_params(void **state) {
+        Vm *vm = NULL;
+
+        log_set_max_level(-1);
+        assert_int_equal(vm_new(&(VmParams) { .n_vcpus = 0, .memory = 128 << 20 }, &vm), -EINVAL);
+        assert_int_equal(vm_new(&(VmParams) { .n_vcpus = 256, .memory = 128 << 20 }, &vm), -EINVAL);
+        assert_null(vm);
+        log_set_max_level(LOG_INFO);
+}
+
+int main(void) {
+        const struct CMUnitTest tests[] = {
+                cmocka_unit_test(test_pause_resume),
+                cmocka_unit_test(test_bad_params),
+        };
+        if (access("/dev/kvm", F_OK) < 0) {
+                printf("no /dev/kvm: skipping\n");
+                return 77;
+        }
+        return cmocka_run_group_tests(tests, NULL, NULL);
+}
