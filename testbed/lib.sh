@@ -177,3 +177,24 @@ tb_payload_status() {
         local payload=$1
         debugfs -R "cat /.l1-status" "$payload" 2>/dev/null | tr -dc '0-9'
 }
+
+# Build, then boot L1 with ENTRY (a script path relative to testbed/) and return its exit status.
+# Sets TB_WORK (console.log, progress.log and payload.img live there).
+tb_run_in_l1() {
+        local entry=$1 limit=$2 status
+        tb_need_root
+        tb_host_deps
+        tb_ensure_tree
+        tb_build
+        TB_WORK=$REPO/$BUILD_REL.work
+        mkdir -p "$TB_WORK"
+        tb_make_payload "$entry" "$TB_WORK/payload.img"
+        tb_boot_l1 "$TB_WORK/payload.img" "$TB_WORK" "$limit" || return 1
+        status=$(tb_payload_status "$TB_WORK/payload.img")
+        if [[ -z $status ]]; then
+                tail -n 40 "$TB_WORK/console.log" >&2
+                tb_log "L1 did not run $entry (console: $TB_WORK/console.log)"
+                return 1
+        fi
+        return "$status"
+}

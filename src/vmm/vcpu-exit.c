@@ -31,8 +31,11 @@ static VcpuExitAction handle_io(struct kvm_run *run, size_t run_size, const Bus 
         }
         data = (uint8_t *) run + off;
         for (uint32_t i = 0; i < count; i++)
-                if (!bus_dispatch(pio, run->io.port, data + (size_t) i * size, size, write))
+                if (!bus_dispatch(pio, run->io.port, data + (size_t) i * size, size, write)) {
                         stats->count[VCPU_EXIT_KIND_UNHANDLED_IO]++;
+                        log_debug("Unhandled %s of %u bytes at port 0x%x", write ? "write" : "read", size,
+                                  run->io.port);
+                }
         return VCPU_EXIT_CONTINUE;
 }
 

@@ -17,7 +17,8 @@
 #define X86_CMDLINE_MAX 0x10000
 #define X86_EBDA_START 0x9fc00 /* [EBDA, 1 MiB) is reserved in the e820 map */
 #define X86_ACPI_ADDR 0xe0000  /* RSDP first (where the legacy scan finds it), then the other tables */
-#define X86_ACPI_MAX 0x20000
+#define X86_ACPI_MAX 0x1f000 /* stops short of the reset vector */
+#define X86_RESET_VECTOR 0xffff0 /* F000:FFF0, where a CPU reset (or a jump "to the BIOS") starts */
 #define X86_HIGH_MEMORY 0x100000 /* 1 MiB: lowest load address of a kernel */
 
 /* RAM stops at the PCI hole and continues at 4 GiB. */

@@ -134,6 +134,20 @@ static void boot_timer_io(void *opaque, uint64_t offset, uint8_t *data, uint32_t
                  (unsigned long long) (first ? now - first : 0));
 }
 
+/* There is no firmware, but Linux on a hardware-reduced ACPI machine without a DMI quirk reboots
+ * "through EFI", which falls back to a jump to the BIOS reset vector. A three-instruction "BIOS"
+ * there writes the ACPI reset register, so that path resets the VM like the others. */
+static int write_reset_vector(Machine *m) {
+        static const uint8_t stub[] = {
+                0xb0, X86_ACPI_RESET_VALUE,                             /* mov al, value */
+                0xba, X86_PORT_ACPI_RESET & 0xff, X86_PORT_ACPI_RESET >> 8, /* mov dx, port */
+                0xee,                                                   /* out dx, al */
+                0xf4,                                                   /* 1: hlt */
+                0xeb, 0xfd,                                             /* jmp 1b */
+        };
+        return guest_write(m->vm->mem, X86_RESET_VECTOR, stub, sizeof stub);
+}
+
 static int setup_vcpu(Machine *m, Vcpu *v, const X86CpuSetup *boot) {
         _cleanup_free_ struct kvm_cpuid2 *cpuid = NULL;
         struct kvm_lapic_state lapic;
@@ -237,6 +251,10 @@ int machine_new(Vm *vm, const VmConfig *config, Machine **ret) {
         r = acpi_build(&(AcpiConfig) { .n_cpus = vm->n_vcpus }, acpi, X86_ACPI_MAX, &acpi_len);
         if (r < 0)
                 return log_error_errno(r, "Failed to build the ACPI tables: %m");
+
+        r = write_reset_vector(m);
+        if (r < 0)
+                return log_error_errno(r, "Failed to write the reset vector: %m");
 
         r = x86_cpu_setup(vm->mem, &boot, &cpu);
         if (r < 0)
