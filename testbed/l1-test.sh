@@ -5,5 +5,8 @@ cd /src
 modprobe kvm_amd || { echo "FAILED: modprobe kvm_amd"; exit 1; }
 udevadm settle
 [[ -c /dev/kvm ]] || { echo "FAILED: no /dev/kvm in L1 after modprobe kvm_amd"; exit 1; }
+# Install the build the way a distribution package would, so the generator and units are real.
+meson install -C /src/build-testbed --no-rebuild --quiet >/dev/null || { echo "FAILED: meson install"; exit 1; }
+systemctl daemon-reload
 # Through a pipe so that meson prints plain lines, not a progress spinner, to the serial port.
 meson test -C /src/build-testbed --no-rebuild --suite testbed --print-errorlogs | cat

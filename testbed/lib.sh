@@ -116,7 +116,7 @@ tb_chroot() {
 
 # Configure (once), build and run the unit tests in the chroot.
 tb_build() {
-        local setup=(meson setup "/src/$BUILD_REL" /src -Dwerror=true -Dbuildtype=debugoptimized)
+        local setup=(meson setup "/src/$BUILD_REL" /src -Dwerror=true -Dbuildtype=debugoptimized --prefix=/usr)
         [[ -f $REPO/$BUILD_REL/build.ninja ]] && setup+=(--reconfigure)
         tb_log "building sdvm in the $SUITE tree"
         tb_chroot "${setup[@]}" >"$REPO/$BUILD_REL.setup.log" 2>&1 || {

@@ -224,6 +224,246 @@ static void test_other_keys(void **state) {
         assert_int_equal(strlen(c->description), VM_DESCRIPTION_MAX);
 }
 
+static void test_description(void **state) {
+        _cleanup_(vm_config_freep) VmConfig *a = NULL;
+
+        /* A backslash is fine anywhere but at the end, where it would continue the unit file's line. */
+        a = check_ok("[VM]\nDescription=C:\\vms\\web 100%\n" BOOT);
+        assert_string_equal(a->description, "C:\\vms\\web 100%");
+        check_error("[VM]\nDescription=C:\\vms\\\n" BOOT,
+                    PATH ":2: [VM] Description=C:\\vms\\: ends in a backslash, which would continue the line "
+                    "in the unit file\n");
+        check_error("[VM]\nDescription=\\   \n" BOOT,
+                    PATH ":2: [VM] Description=\\: ends in a backslash, which would continue the line in the "
+                    "unit file\n");
+}
+
+static void test_resources(void **state) {
+        _cleanup_(vm_config_freep) VmConfig *a = NULL, *b = NULL, *c = NULL, *d = NULL;
+
+        /* Nothing set: systemd's defaults. */
+        a = check_ok(BOOT "[Resources]\n");
+        assert_int_equal(a->cpu_quota, 0);
+        assert_int_equal(a->cpu_weight, 0);
+        assert_null(a->allowed_cpus);
+        assert_int_equal(a->io_weight, 0);
+        assert_true(a->tasks_max == 0);
+        assert_true(a->memory_overhead == 0);
+
+        b = check_ok(BOOT "[Resources]\n"
+                          "CPUQuota=150%\n"
+                          "CPUWeight=200\n"
+                          "AllowedCPUs=0-3,6\n"
+                          "IOWeight=50\n"
+                          "TasksMax=256\n"
+                          "MemoryOverhead=100M\n");
+        assert_int_equal(b->cpu_quota, 150);
+        assert_int_equal(b->cpu_weight, 200);
+        assert_string_equal(b->allowed_cpus, "0-3,6");
+        assert_int_equal(b->io_weight, 50);
+        assert_true(b->tasks_max == 256);
+        assert_true(b->memory_overhead == UINT64_C(100) << 20);
+
+        /* The bounds and the special values. */
+        c = check_ok("[Resources]\nCPUQuota=1%\nCPUWeight=idle\nIOWeight=1\nTasksMax=infinity\n"
+                     "MemoryOverhead=16M\n" BOOT);
+        assert_int_equal(c->cpu_quota, 1);
+        assert_int_equal(c->cpu_weight, VM_CPU_WEIGHT_IDLE);
+        assert_int_equal(c->io_weight, 1);
+        assert_true(c->tasks_max == VM_TASKS_MAX_INFINITY);
+        assert_true(c->memory_overhead == UINT64_C(16) << 20);
+        d = check_ok("[Resources]\nCPUQuota=102400%\nCPUWeight=10000\nIOWeight=10000\nTasksMax=1\n"
+                     "MemoryOverhead=1T\n" BOOT);
+        assert_int_equal(d->cpu_quota, 102400);
+        assert_int_equal(d->cpu_weight, 10000);
+        assert_int_equal(d->io_weight, 10000);
+        assert_true(d->tasks_max == 1);
+        assert_true(d->memory_overhead == UINT64_C(1) << 40);
+}
+
+static void test_resources_errors(void **state) {
+        static const struct {
+                const char *line;
+                const char *expected; /* after PATH ":3: [Resources] " */
+        } bad[] = {
+                { "CPUQuota=0%", "CPUQuota=0%: out of range, must be between 1% and 102400%" },
+                { "CPUQuota=102401%", "CPUQuota=102401%: out of range, must be between 1% and 102400%" },
+                { "CPUQuota=99999999999999999999%",
+                  "CPUQuota=99999999999999999999%: out of range, must be between 1% and 102400%" },
+                { "CPUQuota=150", "CPUQuota=150: invalid percentage, expected a whole number followed by '%', "
+                                  "e.g. 150%" },
+                { "CPUQuota=%", "CPUQuota=%: invalid percentage, expected a whole number followed by '%', e.g. "
+                                "150%" },
+                { "CPUQuota=1.5%", "CPUQuota=1.5%: invalid percentage, expected a whole number followed by "
+                                   "'%', e.g. 150%" },
+                { "CPUQuota=-5%", "CPUQuota=-5%: invalid percentage, expected a whole number followed by "
+                                  "'%', e.g. 150%" },
+                { "CPUQuota= 50 %", "CPUQuota=50 %: invalid percentage, expected a whole number followed by "
+                                    "'%', e.g. 150%" },
+                { "CPUQuota=", "CPUQuota=: invalid percentage, expected a whole number followed by '%', e.g. "
+                               "150%" },
+                { "CPUWeight=0", "CPUWeight=0: out of range, must be between 1 and 10000, or idle" },
+                { "CPUWeight=10001", "CPUWeight=10001: out of range, must be between 1 and 10000, or idle" },
+                { "CPUWeight=Idle", "CPUWeight=Idle: invalid weight, expected a number between 1 and 10000, or "
+                                    "idle" },
+                { "CPUWeight=", "CPUWeight=: invalid weight, expected a number between 1 and 10000, or idle" },
+                { "IOWeight=0", "IOWeight=0: out of range, must be between 1 and 10000" },
+                { "IOWeight=10001", "IOWeight=10001: out of range, must be between 1 and 10000" },
+                { "IOWeight=idle", "IOWeight=idle: invalid number, expected a decimal integer" },
+                { "TasksMax=0", "TasksMax=0: out of range, must be at least 1, or infinity" },
+                { "TasksMax=18446744073709551615",
+                  "TasksMax=18446744073709551615: out of range, must be at least 1, or infinity" },
+                { "TasksMax=18446744073709551616",
+                  "TasksMax=18446744073709551616: out of range, must be at least 1, or infinity" },
+                { "TasksMax=50%", "TasksMax=50%: invalid number, expected a number or infinity" },
+                { "TasksMax=unlimited", "TasksMax=unlimited: invalid number, expected a number or infinity" },
+                { "MemoryOverhead=15M", "MemoryOverhead=15M: out of range, must be between 16M and 1T" },
+                { "MemoryOverhead=2T", "MemoryOverhead=2T: out of range, must be between 16M and 1T" },
+                { "MemoryOverhead=64MB", "MemoryOverhead=64MB: invalid size, expected a number with an optional "
+                                         "K, M, G or T suffix" },
+        };
+
+        for (size_t i = 0; i < ELEMENTSOF(bad); i++) {
+                char text[256], expected[512];
+
+                snprintf(text, sizeof text, BOOT "[Resources]\n%s\n", bad[i].line);
+                snprintf(expected, sizeof expected, PATH ":4: [Resources] %s\n", bad[i].expected);
+                check_error(text, expected);
+        }
+
+        check_error(BOOT "[Resources]\nCPUQuota=50%\nCPUQuota=60%\n",
+                    PATH ":5: [Resources] duplicate key CPUQuota=, already set on line 4\n");
+        check_error(BOOT "[Resources]\nCPUQota=50%\n",
+                    PATH ":4: [Resources] unknown key 'CPUQota', did you mean 'CPUQuota'?\n");
+        check_error(BOOT "[Resources]\nMemoryMax=2G\n", PATH ":4: [Resources] unknown key 'MemoryMax'\n");
+        check_error(BOOT "[Resources]\n[Resources]\n",
+                    PATH ":4: duplicate section [Resources], already specified on line 3\n");
+        check_error(BOOT "[Resource]\n", PATH ":3: unknown section [Resource], did you mean [Resources]?\n");
+}
+
+static void test_allowed_cpus(void **state) {
+        static const struct {
+                const char *value;
+                const char *normalised;
+        } good[] = {
+                { "0", "0" },
+                { "0-3,6", "0-3,6" },
+                { "6", "6" },
+                { "5-5", "5" },
+                { "0,1", "0-1" },
+                { "0,1,2-3,6", "0-3,6" },
+                { "0-1,2-3,4-5", "0-5" },
+                { "0,2,4,6", "0,2,4,6" },
+                { "1-2,4,5,7-9,10", "1-2,4-5,7-10" },
+                { "007,010", "7,10" },
+                { "0-8191", "0-8191" },
+                { "8191", "8191" },
+        };
+        static const struct {
+                const char *value;
+                const char *reason;
+        } bad[] = {
+                { "", "invalid CPU list, expected CPU numbers and ranges separated by commas, e.g. 0-3,6" },
+                { ",", "invalid CPU list, expected CPU numbers and ranges separated by commas, e.g. 0-3,6" },
+                { "0,", "invalid CPU list, expected CPU numbers and ranges separated by commas, e.g. 0-3,6" },
+                { ",0", "invalid CPU list, expected CPU numbers and ranges separated by commas, e.g. 0-3,6" },
+                { "0,,1", "invalid CPU list, expected CPU numbers and ranges separated by commas, e.g. 0-3,6" },
+                { "0-", "invalid CPU list, expected CPU numbers and ranges separated by commas, e.g. 0-3,6" },
+                { "-3", "invalid CPU list, expected CPU numbers and ranges separated by commas, e.g. 0-3,6" },
+                { "1-2-3", "invalid CPU list, expected CPU numbers and ranges separated by commas, e.g. 0-3,6" },
+                { "0 1", "invalid CPU list, expected CPU numbers and ranges separated by commas, e.g. 0-3,6" },
+                { "0, 1", "invalid CPU list, expected CPU numbers and ranges separated by commas, e.g. 0-3,6" },
+                { "a-b", "invalid CPU list, expected CPU numbers and ranges separated by commas, e.g. 0-3,6" },
+                { "all", "invalid CPU list, expected CPU numbers and ranges separated by commas, e.g. 0-3,6" },
+                { "0x3", "invalid CPU list, expected CPU numbers and ranges separated by commas, e.g. 0-3,6" },
+                { "8192", "CPU number out of range, must be between 0 and 8191" },
+                { "0-8192", "CPU number out of range, must be between 0 and 8191" },
+                { "99999999999999999999999", "CPU number out of range, must be between 0 and 8191" },
+                { "3-1", "invalid range 3-1, its first CPU is above its last" },
+                { "3,1", "CPUs must be listed in ascending order without repeats (1 comes after 3)" },
+                { "1,1", "CPUs must be listed in ascending order without repeats (1 comes after 1)" },
+                { "0-3,2-5", "CPUs must be listed in ascending order without repeats (2 comes after 3)" },
+                { "0-3,3", "CPUs must be listed in ascending order without repeats (3 comes after 3)" },
+                { "4-7,0-3", "CPUs must be listed in ascending order without repeats (0 comes after 7)" },
+        };
+
+        for (size_t i = 0; i < ELEMENTSOF(good); i++) {
+                _cleanup_(vm_config_freep) VmConfig *c = NULL;
+                char text[256];
+
+                snprintf(text, sizeof text, "[Resources]\nAllowedCPUs=%s\n" BOOT, good[i].value);
+                c = check_ok(text);
+                assert_string_equal(c->allowed_cpus, good[i].normalised);
+        }
+        for (size_t i = 0; i < ELEMENTSOF(bad); i++) {
+                char text[256], expected[512];
+
+                snprintf(text, sizeof text, "[Resources]\nAllowedCPUs=%s\n" BOOT, bad[i].value);
+                snprintf(expected, sizeof expected, PATH ":2: [Resources] AllowedCPUs=%s: %s\n", bad[i].value,
+                         bad[i].reason);
+                check_error(text, expected);
+        }
+}
+
+static void test_allowed_cpus_long(void **state) {
+        _cleanup_(vm_config_freep) VmConfig *a = NULL, *b = NULL;
+        static char text[8192], expected[8192];
+        size_t n, e = 0;
+
+        /* Every even CPU up to 2998: as long as a line allows, and nothing merges. */
+        n = (size_t) sprintf(text, "[Resources]\nAllowedCPUs=");
+        for (unsigned cpu = 0; cpu < 3000; cpu += 2)
+                e += (size_t) sprintf(expected + e, "%s%u", cpu > 0 ? "," : "", cpu);
+        memcpy(text + n, expected, e);
+        strcpy(text + n + e, "\n" BOOT);
+        a = check_ok(text);
+        assert_string_equal(a->allowed_cpus, expected);
+
+        /* Every CPU from 0 to 1499 one by one: merges into one range. */
+        n = (size_t) sprintf(text, "[Resources]\nAllowedCPUs=");
+        for (unsigned cpu = 0; cpu < 1500; cpu++)
+                n += (size_t) sprintf(text + n, "%s%u", cpu > 0 ? "," : "", cpu);
+        strcpy(text + n, "\n" BOOT);
+        b = check_ok(text);
+        assert_string_equal(b->allowed_cpus, "0-1499");
+}
+
+static void test_memory_max(void **state) {
+        static const struct {
+                const char *config;
+                uint64_t max, high;
+        } cases[] = {
+                /* 64M + Memory/32 */
+                { "", (UINT64_C(512) + 64 + 16) << 20, (UINT64_C(512) + 60) << 20 },
+                { "[VM]\nMemory=1G\n", (UINT64_C(1024) + 96) << 20, (UINT64_C(1024) + 72) << 20 },
+                { "[VM]\nMemory=128M\n", (UINT64_C(128) + 68) << 20, (UINT64_C(128) + 51) << 20 },
+                { "[VM]\nMemory=129M\n", ((UINT64_C(129) + 64) << 20) + (UINT64_C(129) << 15),
+                  ((UINT64_C(129) + 48) << 20) + (UINT64_C(129) << 15) / 4 * 3 },
+                { "[VM]\nMemory=16G\n", (UINT64_C(16384) + 64 + 512) << 20, (UINT64_C(16384) + 432) << 20 },
+                { "[VM]\nMemory=1T\n", (UINT64_C(1) << 40) + (UINT64_C(64) << 20) + (UINT64_C(32) << 30),
+                  (UINT64_C(1) << 40) + (UINT64_C(48) << 20) + (UINT64_C(24) << 30) },
+                /* MemoryOverhead= replaces the default. */
+                { "[VM]\nMemory=1G\n[Resources]\nMemoryOverhead=200M\n", (UINT64_C(1024) + 200) << 20,
+                  (UINT64_C(1024) + 150) << 20 },
+                { "[Resources]\nMemoryOverhead=16M\n", (UINT64_C(512) + 16) << 20, (UINT64_C(512) + 12) << 20 },
+                { "[VM]\nMemory=1T\n[Resources]\nMemoryOverhead=1T\n", UINT64_C(2) << 40,
+                  (UINT64_C(1) << 40) + (UINT64_C(768) << 30) },
+        };
+
+        for (size_t i = 0; i < ELEMENTSOF(cases); i++) {
+                _cleanup_(vm_config_freep) VmConfig *c = NULL;
+                uint64_t high = 0;
+                char text[256];
+
+                snprintf(text, sizeof text, "%s" BOOT, cases[i].config);
+                c = check_ok(text);
+                assert_true(vm_config_memory_max(c, &high) == cases[i].max);
+                assert_true(high == cases[i].high);
+                assert_true(vm_config_memory_max(c, NULL) == cases[i].max);
+                assert_true(high > c->memory && high < cases[i].max);
+        }
+}
+
 static void test_errors(void **state) {
         check_error("[VM]\nMemroy=1G\n" BOOT,
                     PATH ":2: [VM] unknown key 'Memroy', did you mean 'Memory'?\n");
@@ -415,6 +655,12 @@ int main(void) {
                 cmocka_unit_test(test_cpus),
                 cmocka_unit_test(test_memory),
                 cmocka_unit_test(test_other_keys),
+                cmocka_unit_test(test_description),
+                cmocka_unit_test(test_resources),
+                cmocka_unit_test(test_resources_errors),
+                cmocka_unit_test(test_allowed_cpus),
+                cmocka_unit_test(test_allowed_cpus_long),
+                cmocka_unit_test(test_memory_max),
                 cmocka_unit_test(test_errors),
                 cmocka_unit_test(test_many_errors),
                 cmocka_unit_test(test_names),

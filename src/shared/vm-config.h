@@ -12,6 +12,13 @@
  *         Kernel=/path/vmlinuz        required, absolute
  *         Initrd=/path/initrd.img     optional, absolute
  *         CommandLine=console=ttyS0   optional, at most 4095 bytes
+ *         [Resources]                 cgroup settings for vm@NAME.service, written by sdvm-generator
+ *         CPUQuota=150%               1% .. 102400%
+ *         CPUWeight=100               1 .. 10000, or idle
+ *         AllowedCPUs=0-3,6           ascending CPU numbers and ranges, 0 .. 8191
+ *         IOWeight=100                1 .. 10000
+ *         TasksMax=256                at least 1, or infinity
+ *         MemoryOverhead=96M          16M .. 1T, default 64M + Memory/32 (see vm_config_memory_max())
  */
 
 #include <stdbool.h>
@@ -31,6 +38,18 @@
 #define VM_MEMORY_ALIGN    (UINT64_C(1) << 20)
 #define VM_CMDLINE_MAX     4095
 
+#define VM_CONFIG_DIR "/etc/vms"
+
+#define VM_CPU_QUOTA_MIN       1 /* percent of one CPU */
+#define VM_CPU_QUOTA_MAX       (100 * 1024)
+#define VM_WEIGHT_MIN          1 /* CPUWeight= and IOWeight=, as cgroup v2 has them */
+#define VM_WEIGHT_MAX          10000
+#define VM_CPU_WEIGHT_IDLE     UINT32_MAX
+#define VM_CPU_INDEX_MAX       8191 /* the highest CPU number systemd accepts in a CPU list */
+#define VM_TASKS_MAX_INFINITY  UINT64_MAX
+#define VM_MEMORY_OVERHEAD_MIN (UINT64_C(16) << 20)
+#define VM_MEMORY_OVERHEAD_MAX (UINT64_C(1) << 40)
+
 typedef struct VmConfig {
         char *name;        /* from the file name: /etc/vms/web.conf is "web"; NULL if none was given */
         char *path;        /* where it was read from, for messages */
@@ -41,6 +60,14 @@ typedef struct VmConfig {
         char *kernel; /* always set */
         char *initrd; /* NULL if not set */
         char *cmdline; /* NULL if not set */
+
+        /* [Resources]: 0 or NULL where not set, which leaves systemd's default. */
+        uint32_t cpu_quota;       /* percent */
+        uint32_t cpu_weight;      /* or VM_CPU_WEIGHT_IDLE */
+        char *allowed_cpus;       /* normalised: ascending, ranges merged ("0-3,6") */
+        uint32_t io_weight;
+        uint64_t tasks_max;       /* or VM_TASKS_MAX_INFINITY */
+        uint64_t memory_overhead; /* bytes; 0: the default, see vm_config_memory_max() */
 } VmConfig;
 
 VmConfig *vm_config_free(VmConfig *c);
@@ -54,6 +81,13 @@ int vm_config_parse(const char *data, size_t size, const char *path_for_messages
 
 /* Reads and parses a config file; the VM's name comes from the file name. Logs its errors. */
 int vm_config_load(const char *path, VmConfig **ret);
+
+/* The memory budget of vm@NAME.service, the whole formula in one place. Guest RAM is a memfd charged to
+ * the unit's cgroup, and so are KVM's page tables (kernel memory), so the cgroup needs room for Memory=
+ * plus an overhead for vmm itself: MemoryOverhead= if set, otherwise 64M + Memory/32. Returns
+ * MemoryMax= = Memory + overhead (where the OOM killer steps in) and, if ret_high is not NULL, sets it to
+ * MemoryHigh= = Memory + 3/4 of the overhead, so that the kernel throttles and reclaims before that. */
+uint64_t vm_config_memory_max(const VmConfig *c, uint64_t *ret_high);
 
 /* 1..64 characters of A-Z a-z 0-9 _ . - not starting with '.' or '-': the name becomes a systemd unit
  * instance (vm@NAME.service) and a directory name (/run/vms/NAME). */

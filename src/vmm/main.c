@@ -8,13 +8,16 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/eventfd.h>
+#include <fcntl.h>
+#include <systemd/sd-daemon.h>
 #include <systemd/sd-event.h>
 #include <termios.h>
 #include <unistd.h>
 
 #include "arch/x86/machine.h"
+#include "console.h"
 #include "log.h"
+#include "notify.h"
 #include "vm-config.h"
 #include "vm.h"
 
@@ -34,10 +37,7 @@ typedef struct Context {
         Vm *vm;
         Machine *machine;
         sd_event *event;
-        sd_event_source *stdin_source;
-        int rx_ready_fd;       /* the UART made room: feed it what is pending */
-        uint8_t pending[4096]; /* console input read but not yet taken by the UART */
-        size_t n_pending;
+        Console *console;
         bool power_button_pressed;
         struct termios saved_termios;
         bool termios_saved;
@@ -46,7 +46,8 @@ typedef struct Context {
 static void help(void) {
         printf("%s --config=FILE [OPTIONS...]\n\n"
                "Runs one KVM virtual machine described by a vm.conf(5) file. The guest's serial console\n"
-               "is on standard input and output.\n\n"
+               "is on standard input and output (in the journal, line by line, when standard output is\n"
+               "the journal), and on the socket passed by systemd as \"console\", if any.\n\n"
                "  -h --help           Show this help\n"
                "     --version        Show the version\n"
                "  -c --config=FILE    The VM's configuration file (e.g. /etc/vms/web.conf)\n"
@@ -116,7 +117,8 @@ static int on_signal(sd_event_source *s, const struct signalfd_siginfo *si, void
                 return 0;
         }
         /* SIGTERM (systemctl stop) and SIGRTMIN+4 (machinectl poweroff): ask the guest nicely;
-         * systemd's TimeoutStopSec= bounds how long it may take. */
+         * systemd's TimeoutStopSec= bounds how long it may take (STOPPING=1 makes that so for
+         * SIGRTMIN+4 too). */
         if (vm_get_state(ctx->vm) == VM_STATE_PAUSED)
                 (void) vm_resume(ctx->vm); /* a paused guest cannot act on the button */
         log_info("%s: pressing the ACPI power button%s.", strsignal((int) si->ssi_signo),
@@ -124,52 +126,75 @@ static int on_signal(sd_event_source *s, const struct signalfd_siginfo *si, void
         machine_press_power_button(ctx->machine);
         ctx->power_button_pressed = true;
         vm_set_state(ctx->vm, VM_STATE_SHUTTING_DOWN);
+        (void) notify_event(NOTIFY_POWER_BUTTON, VM_STOP_NONE, NULL);
         return 0;
 }
 
-/* Hands pending input to the UART; reading stdin pauses while anything is pending, so a guest that
- * does not read its console slows the sender down instead of losing bytes. */
-static void feed_console(Context *ctx) {
-        size_t n = machine_console_input(ctx->machine, ctx->pending, ctx->n_pending);
-
-        memmove(ctx->pending, ctx->pending + n, ctx->n_pending - n);
-        ctx->n_pending -= n;
-        if (ctx->stdin_source)
-                (void) sd_event_source_set_enabled(ctx->stdin_source, ctx->n_pending ? SD_EVENT_OFF : SD_EVENT_ON);
+static size_t console_input(void *userdata, const uint8_t *buf, size_t n) {
+        return machine_console_input(userdata, buf, n);
 }
 
-static void on_rx_ready_vcpu(void *userdata) {
-        Context *ctx = userdata;
-        (void) eventfd_write(ctx->rx_ready_fd, 1);
-}
+/* The listening socket systemd passes as "console" (vm-console@.socket, FileDescriptorName=console).
+ * Other passed fds are left alone. */
+static int adopt_console_socket(Context *ctx) {
+        char **names = NULL;
+        int n, r = 0;
 
-static int on_rx_ready(sd_event_source *s, int fd, uint32_t revents, void *userdata) {
-        Context *ctx = userdata;
-        eventfd_t v;
+        n = sd_listen_fds_with_names(/* unset_environment= */ 0, &names);
+        if (n < 0)
+                return log_warning_errno(n, "Failed to read the file descriptors passed by systemd: %m");
+        for (int i = 0; i < n; i++) {
+                int fd = SD_LISTEN_FDS_START + i;
 
-        (void) eventfd_read(fd, &v);
-        feed_console(ctx);
-        return 0;
-}
-
-static int on_stdin(sd_event_source *s, int fd, uint32_t revents, void *userdata) {
-        Context *ctx = userdata;
-        ssize_t n;
-
-        n = read(fd, ctx->pending + ctx->n_pending, sizeof ctx->pending - ctx->n_pending);
-        if (n < 0) {
-                if (errno == EAGAIN || errno == EINTR)
-                        return 0;
-                log_warning_errno(errno, "Reading the console input failed, ignoring it from now: %m");
-                n = 0;
+                if (r != 0 || !names || !names[i] || strcmp(names[i], "console") != 0)
+                        continue;
+                if (sd_is_socket_unix(fd, SOCK_STREAM, /* listening= */ 1, NULL, 0) <= 0) {
+                        log_warning("The file descriptor passed as \"console\" is not a listening stream "
+                                    "socket; ignoring it.");
+                        continue;
+                }
+                if (fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK) < 0) {
+                        r = log_error_errno(errno, "Failed to make the console socket non-blocking: %m");
+                        continue;
+                }
+                r = console_listen(ctx->console, fd);
+                if (r < 0)
+                        r = log_error_errno(r, "Failed to watch the console socket: %m");
+                else {
+                        log_debug("Serving the console on the socket passed as \"console\".");
+                        r = 1;
+                }
         }
-        if (n == 0) { /* EOF: the guest simply gets no more input */
-                ctx->stdin_source = sd_event_source_disable_unref(ctx->stdin_source);
-                return 0;
-        }
-        ctx->n_pending += (size_t) n;
-        feed_console(ctx);
-        return 0;
+        for (int i = 0; names && names[i]; i++)
+                free(names[i]);
+        free(names);
+        return r < 0 ? r : 0;
+}
+
+static int setup_console(Context *ctx, const char *name) {
+        /* Under systemd, stdout is the journal: there the console becomes journal entries with VM= and
+         * SDVM_SOURCE=console. Otherwise (run by hand) its bytes go to stdout as they come. */
+        bool journal = fd_is_journal_stream(STDOUT_FILENO);
+        int r;
+
+        r = console_new(&(ConsoleParams) {
+                                .event = ctx->event,
+                                .vm_name = name,
+                                .output_fd = journal ? -EBADF : STDOUT_FILENO,
+                                .journal = journal,
+                                .input = console_input,
+                                .input_userdata = ctx->machine,
+                        },
+                        &ctx->console);
+        if (r < 0)
+                return r;
+        machine_set_console_output(ctx->machine, console_guest_output, ctx->console);
+        machine_set_console_rx_ready(ctx->machine, console_guest_rx_ready, ctx->console);
+        /* stdin may be a file or /dev/null that epoll refuses (EPERM): then there is no input. */
+        r = console_set_input_fd(ctx->console, STDIN_FILENO);
+        if (r < 0 && r != -EPERM)
+                return log_error_errno(r, "Failed to watch standard input: %m");
+        return adopt_console_socket(ctx);
 }
 
 static void restore_terminal(Context *ctx) {
@@ -192,6 +217,7 @@ static int setup_terminal(Context *ctx) {
 }
 
 static int exit_status(VmStopReason reason) {
+        (void) notify_event(NOTIFY_STOPPED, reason, NULL);
         switch (reason) {
         case VM_STOP_POWEROFF:
                 log_info("Guest powered off.");
@@ -216,14 +242,19 @@ static int run(int argc, char *argv[]) {
         _cleanup_(vm_freep) Vm *vm = NULL;
         _cleanup_(machine_freep) Machine *machine = NULL;
         _cleanup_(sd_event_unrefp) sd_event *event = NULL;
+        _cleanup_(console_freep) Console *console = NULL; /* before the event loop goes, after the vCPUs */
         Context ctx = {};
         uint64_t start = now_usec();
+        VmStopReason reason;
+        char detail[64];
         sigset_t mask;
         int r;
 
         r = parse_argv(argc, argv);
         if (r <= 0)
                 return r < 0 ? VMM_EXIT_FAILURE : 0;
+        if (arg_name)
+                log_set_vm_name(arg_name);
 
         r = vm_config_load(arg_config, &config);
         if (r < 0)
@@ -235,6 +266,8 @@ static int run(int argc, char *argv[]) {
                 free(config->name);
                 config->name = n;
         }
+        log_set_vm_name(config->name);
+        (void) notify_event(NOTIFY_STARTING, VM_STOP_NONE, NULL);
 
         /* Block the signals we handle before any thread exists, so all of them inherit the mask and
          * only sd-event's signalfd sees them. */
@@ -261,13 +294,10 @@ static int run(int argc, char *argv[]) {
         if (r < 0)
                 return log_error_errno(r, "sd_event_new: %m"), VMM_EXIT_FAILURE;
         ctx = (Context) { .vm = vm, .machine = machine, .event = event };
-        ctx.rx_ready_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
-        if (ctx.rx_ready_fd < 0)
-                return log_error_errno(errno, "eventfd: %m"), VMM_EXIT_FAILURE;
-        machine_set_console_rx_ready(machine, on_rx_ready_vcpu, &ctx);
-        r = sd_event_add_io(event, NULL, ctx.rx_ready_fd, EPOLLIN, on_rx_ready, &ctx);
+        r = setup_console(&ctx, config->name);
+        console = ctx.console;
         if (r < 0)
-                return log_error_errno(r, "sd_event_add_io: %m"), VMM_EXIT_FAILURE;
+                return VMM_EXIT_FAILURE;
         if (sd_event_add_signal(event, NULL, SIGTERM, on_signal, &ctx) < 0 ||
             sd_event_add_signal(event, NULL, SIGINT, on_signal, &ctx) < 0 ||
             sd_event_add_signal(event, NULL, SIGRTMIN + 4, on_signal, &ctx) < 0)
@@ -275,24 +305,30 @@ static int run(int argc, char *argv[]) {
         r = sd_event_add_io(event, NULL, vm->notify_fd, EPOLLIN, on_stop_requested, &ctx);
         if (r < 0)
                 return log_error_errno(r, "sd_event_add_io: %m"), VMM_EXIT_FAILURE;
-        /* stdin may be a file or /dev/null that epoll refuses (EPERM): then there is no input. */
-        r = sd_event_add_io(event, &ctx.stdin_source, STDIN_FILENO, EPOLLIN, on_stdin, &ctx);
-        if (r < 0 && r != -EPERM)
-                return log_error_errno(r, "Failed to watch standard input: %m"), VMM_EXIT_FAILURE;
+        /* WatchdogSec=: the loop pings systemd at half the interval, so a wedged main loop gets vmm
+         * killed and (per the unit's Restart=) restarted. */
+        r = sd_event_set_watchdog(event, true);
+        if (r < 0)
+                return log_error_errno(r, "Failed to set up the watchdog: %m"), VMM_EXIT_FAILURE;
+        if (r > 0)
+                log_debug("Watchdog enabled.");
         (void) setup_terminal(&ctx);
 
         r = vm_start(vm);
-        if (r >= 0)
+        if (r >= 0) {
+                (void) snprintf(detail, sizeof detail, "%u vCPU%s, %llu MiB", config->cpus,
+                                config->cpus == 1 ? "" : "s", (unsigned long long) (config->memory >> 20));
+                (void) notify_event(NOTIFY_RUNNING, VM_STOP_NONE, detail);
                 r = sd_event_loop(event);
+        }
         restore_terminal(&ctx);
-        ctx.stdin_source = sd_event_source_disable_unref(ctx.stdin_source);
         if (r < 0) {
                 log_error_errno(r, "Event loop failed: %m");
                 vm_request_stop(vm, VM_STOP_ERROR);
         }
-        r = exit_status(vm_stop(vm));
-        safe_close(ctx.rx_ready_fd);
-        return r;
+        reason = vm_stop(vm);
+        console = console_free(console); /* its last partial line, before the final status line */
+        return exit_status(reason);
 }
 
 int main(int argc, char *argv[]) {

@@ -31,6 +31,8 @@ struct Machine {
         I8042 *i8042;
         Irq com1_irq;
         Irq ged_irq;
+        void (*console_out)(void *opaque, const uint8_t *buf, size_t n);
+        void *console_out_opaque;
 };
 
 typedef struct MappedFile {
@@ -76,6 +78,12 @@ Machine *machine_free(Machine *m) {
 }
 
 static void console_output(void *opaque, const uint8_t *buf, size_t len) {
+        Machine *m = opaque;
+
+        if (m->console_out) {
+                m->console_out(m->console_out_opaque, buf, len);
+                return;
+        }
         while (len > 0) {
                 ssize_t n = write(STDOUT_FILENO, buf, len);
                 if (n < 0) {
@@ -297,4 +305,10 @@ size_t machine_console_input(Machine *m, const uint8_t *buf, size_t n) {
 
 void machine_set_console_rx_ready(Machine *m, void (*rx_ready)(void *opaque), void *opaque) {
         serial_set_rx_ready(m->serial, rx_ready, opaque);
+}
+
+void machine_set_console_output(Machine *m, void (*output)(void *opaque, const uint8_t *buf, size_t n),
+                                void *opaque) {
+        m->console_out = output;
+        m->console_out_opaque = opaque;
 }

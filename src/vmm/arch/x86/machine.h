@@ -24,3 +24,7 @@ void machine_press_power_button(Machine *m);
  * called (on a vCPU thread) once the guest has made room. */
 size_t machine_console_input(Machine *m, const uint8_t *buf, size_t n);
 void machine_set_console_rx_ready(Machine *m, void (*rx_ready)(void *opaque), void *opaque);
+/* Guest -> host console bytes go to output (called on vCPU threads, must not block for long); without
+ * one they are written to stdout. Set before the vCPUs run. */
+void machine_set_console_output(Machine *m, void (*output)(void *opaque, const uint8_t *buf, size_t n),
+                                void *opaque);

@@ -1,0 +1,101 @@
+#!/bin/bash
+# vm@.service under real systemd: generator, Type=notify, journal, cgroup limits, console socket,
+# machined, stop via the ACPI power button, and an invalid config that yields no unit.
+source "$(dirname "$0")/lib.sh"
+[[ $(cat /proc/1/comm) == systemd ]] || { echo "systemd is not PID 1: skipping"; exit 77; }
+[[ -x /usr/lib/systemd/system-generators/sdvm-generator ]] || fail "sdvm-generator is not installed"
+
+name=sdtest
+initrd=/var/lib/sdvm-test/initramfs.cpio
+mkdir -p /etc/vms /var/lib/sdvm-test
+cp "$(initramfs)" "$initrd"
+chmod 0644 "$initrd"
+cleanup() {
+        systemctl stop "vm@$name.service" 2>/dev/null || true
+        rm -f /etc/vms/$name.conf /etc/vms/broken.conf /etc/vms/autostart.conf
+        systemctl daemon-reload
+}
+trap cleanup EXIT
+
+cat >/etc/vms/$name.conf <<EOC
+[VM]
+Description=sdvm test VM
+CPUs=1
+Memory=256M
+
+[Boot]
+Kernel=$GUEST_KERNEL
+Initrd=$initrd
+CommandLine=console=ttyS0 panic=-1 sdvm.action=service
+
+[Resources]
+CPUQuota=50%
+TasksMax=64
+IOWeight=200
+EOC
+cat >/etc/vms/autostart.conf <<EOC
+[VM]
+Autostart=yes
+[Boot]
+Kernel=$GUEST_KERNEL
+EOC
+cat >/etc/vms/broken.conf <<EOC
+[VM]
+Memory=12X
+[Boot]
+Kernel=$GUEST_KERNEL
+EOC
+since=$(date '+%Y-%m-%d %H:%M:%S')
+systemctl daemon-reload
+
+echo "== 1. generated units"
+gen=/run/systemd/generator
+cat "$gen/vm@$name.service.d/50-sdvm.conf"
+grep -qx "SourcePath=/etc/vms/$name.conf" "$gen/vm@$name.service.d/50-sdvm.conf" || fail "no SourcePath="
+grep -qx "CPUQuota=50%" "$gen/vm@$name.service.d/50-sdvm.conf" || fail "no CPUQuota="
+[[ -L $gen/machines.target.wants/vm@autostart.service ]] || fail "Autostart=yes made no wants symlink"
+[[ ! -e $gen/vm@broken.service.d ]] || fail "a unit was generated for the broken config"
+journalctl --since "$since" --no-pager -o cat | grep -F "broken.conf:2: [VM] Memory=12X" ||
+        fail "the journal has no line naming broken.conf's error"
+verify=$(systemd-analyze verify "vm@$name.service" 2>&1) || { echo "$verify"; fail "systemd-analyze verify failed"; }
+[[ -z $verify ]] || { echo "$verify"; fail "systemd-analyze verify is not clean"; }
+echo "systemd-analyze verify vm@$name.service: clean"
+
+echo "== 2. start: active only once the guest runs"
+systemctl start "vm@$name.service" || { journalctl -u "vm@$name" --no-pager | tail -30; fail "start failed"; }
+[[ $(systemctl show -P ActiveState "vm@$name.service") == active ]] || fail "not active after start"
+systemctl show -P StatusText "vm@$name.service"
+for _ in $(seq 120); do
+        journalctl -u "vm@$name" --no-pager -o cat | grep -q 'SDVM-GUEST: shell on the console' && break
+        sleep 0.5
+done
+journalctl -u "vm@$name" --no-pager -o cat | grep 'SDVM-GUEST: cpus=1' || fail "guest output is not in the unit's journal"
+journalctl -u "vm@$name" --no-pager -o cat | grep -q 'SDVM-GUEST: shell on the console' || fail "guest never reached its shell"
+
+echo "== 3. cgroup limits"
+cg=/sys/fs/cgroup$(systemctl show -P ControlGroup "vm@$name.service")
+systemctl show -p MemoryMax -p CPUQuotaPerSecUSec -p TasksMax -p IOWeight "vm@$name.service"
+echo "memory.max=$(cat $cg/memory.max) cpu.max=$(cat $cg/cpu.max) pids.max=$(cat $cg/pids.max)"
+[[ $(cat $cg/cpu.max) == "50000 100000" ]] || fail "cpu.max is not 50%"
+[[ $(cat $cg/pids.max) == 64 ]] || fail "pids.max is not 64"
+mm=$(cat $cg/memory.max)
+((mm > 256 << 20 && mm < 512 << 20)) || fail "memory.max $mm is not guest RAM plus a bounded overhead"
+
+echo "== 4. console socket"
+[[ -S /run/vms/$name/console ]] || fail "no console socket"
+reply=$( (sleep 1; echo 'echo marker-$((6*7))'; sleep 3) | timeout 20 socat - UNIX-CONNECT:/run/vms/$name/console | tr -d '\r')
+grep -q '^marker-42$' <<<"$reply" || { echo "$reply" | tail -20; fail "no answer from the guest shell on the console"; }
+echo "console: the guest shell answered marker-42"
+
+echo "== 5. machined"
+machinectl list --no-pager
+machinectl list --no-legend --no-pager | grep -E "^$name +vm " || fail "machinectl list does not show $name as class vm"
+
+echo "== 6. stop: ACPI power button, clean power-off"
+t0=$(date +%s)
+systemctl stop "vm@$name.service"
+echo "stopped in $(($(date +%s) - t0)) s"
+journalctl -u "vm@$name" --no-pager -o cat | grep -q 'powerbtn: KEY_POWER pressed' || fail "the guest never saw the power button"
+journalctl -u "vm@$name" --no-pager -o cat | grep -q 'Guest powered off' || fail "the guest did not power off cleanly"
+[[ $(systemctl show -P Result "vm@$name.service") == success ]] || fail "unit result is not success"
+echo "OK"
