@@ -72,6 +72,11 @@ for _ in $(seq 120); do
 done
 journalctl -u "vm@$name" --no-pager -o cat | grep 'SDVM-GUEST: cpus=1' || fail "guest output is not in the unit's journal"
 journalctl -u "vm@$name" --no-pager -o cat | grep -q 'SDVM-GUEST: shell on the console' || fail "guest never reached its shell"
+# Structured fields: vmm's own lines and the guest's console lines both carry VM=NAME.
+journalctl --no-pager -o cat "_SYSTEMD_UNIT=vm@$name.service" "VM=$name" SDVM_SOURCE=console | grep -q 'SDVM-GUEST: cpus=1' ||
+        fail "guest console lines lack VM=/SDVM_SOURCE=console"
+journalctl --no-pager -o cat "_SYSTEMD_UNIT=vm@$name.service" "VM=$name" SYSLOG_IDENTIFIER=vmm | grep -q "Starting VM '$name'" ||
+        fail "vmm's own lines lack VM="
 
 echo "== 3. cgroup limits"
 cg=/sys/fs/cgroup$(systemctl show -P ControlGroup "vm@$name.service")
