@@ -107,6 +107,13 @@ wait_guest_shell() {
         fail "the guest did not reach its shell (boot $1)"
 }
 
+wait_inactive() {
+        for _ in $(seq 120); do
+                [[ $(systemctl show -P ActiveState "vm@$name.service") == inactive ]] && return 0
+                sleep 0.5
+        done
+}
+
 echo "== 5b. machinectl reboot: SIGINT, vmm exits 10, systemd restarts the unit"
 machinectl reboot "$name"
 for _ in $(seq 120); do
@@ -131,19 +138,13 @@ echo "== 7. machinectl poweroff: SIGRTMIN+4, power button, exit 0"
 systemctl start "vm@$name.service"
 wait_guest_shell 3
 machinectl poweroff "$name"
-for _ in $(seq 120); do
-        [[ $(systemctl show -P ActiveState "vm@$name.service") == inactive ]] && break
-        sleep 0.5
-done
+wait_inactive
 [[ $(systemctl show -P ActiveState "vm@$name.service") == inactive ]] || fail "still running after machinectl poweroff"
 [[ $(systemctl show -P Result "vm@$name.service") == success ]] || fail "machinectl poweroff: result is not success"
 
 echo "== 8. machinectl terminate: the unit stops"
 systemctl start "vm@$name.service"
 machinectl terminate "$name"
-for _ in $(seq 120); do
-        [[ $(systemctl show -P ActiveState "vm@$name.service") == inactive ]] && break
-        sleep 0.5
-done
+wait_inactive
 [[ $(systemctl show -P ActiveState "vm@$name.service") == inactive ]] || fail "still running after machinectl terminate"
 echo "OK"
