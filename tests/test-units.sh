@@ -1,5 +1,6 @@
 #!/bin/bash
-# vm@.service and vm-console@.socket as installed, with the drop-in sdvm-generator writes for a config:
+# vm@.service, vm-console@.socket and vm-control@.socket as installed, with the drop-in sdvm-generator
+# writes for a config:
 # "systemd-analyze verify" must have nothing to say, and "systemd-analyze security" must rate the
 # sandbox at most 1.5 (it prints the score). Offline, in a scratch root: no systemd as PID 1 needed.
 # Needs GENERATOR, UNITS (the build's configured units), UNIT_DIR, LIBEXECDIR and VMM from meson.
@@ -26,7 +27,7 @@ ROOT=$(mktemp -d)
 trap 'rm -rf "$ROOT"' EXIT
 mkdir -p "$ROOT/usr/lib/systemd" "$ROOT$UNIT_DIR" "$ROOT$LIBEXECDIR" "$ROOT/etc/vms" "$ROOT/gen"
 cp -a /usr/lib/systemd/system "$ROOT/usr/lib/systemd/"
-cp "$UNITS/vm@.service" "$UNITS/vm-console@.socket" "$ROOT$UNIT_DIR/"
+cp "$UNITS/vm@.service" "$UNITS/vm-console@.socket" "$UNITS/vm-control@.socket" "$ROOT$UNIT_DIR/"
 cp "$VMM" "$ROOT$LIBEXECDIR/vmm"
 if [[ -x $(dirname "$VMM")/sdvm-machine-register ]]; then
         cp "$(dirname "$VMM")/sdvm-machine-register" "$ROOT$LIBEXECDIR/"
@@ -41,10 +42,11 @@ SDVM_CONFIG_DIR=$ROOT/etc/vms "$GENERATOR" "$ROOT/gen"
 [[ -f $ROOT/gen/vm@test.service.d/50-sdvm.conf ]] || fail "the generator wrote no drop-in"
 export SYSTEMD_UNIT_PATH=/gen:$UNIT_DIR: # inside ROOT; the trailing ':' adds the default paths
 
-out=$(systemd-analyze verify --man=no --root="$ROOT" vm@test.service vm-console@test.socket 2>&1) ||
+out=$(systemd-analyze verify --man=no --root="$ROOT" vm@test.service vm-console@test.socket \
+        vm-control@test.socket 2>&1) ||
         fail "systemd-analyze verify failed: $out"
 [[ -z $out ]] || fail "systemd-analyze verify complained:"$'\n'"$out"
-echo "ok: systemd-analyze verify vm@test.service vm-console@test.socket: clean"
+echo "ok: systemd-analyze verify vm@test.service vm-console@test.socket vm-control@test.socket: clean"
 
 # Proof that the drop-in is read: a bad line in it must be reported.
 echo "NoSuchSetting=1" >>"$ROOT/gen/vm@test.service.d/50-sdvm.conf"

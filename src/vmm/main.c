@@ -18,6 +18,7 @@
 #include "console.h"
 #include "log.h"
 #include "notify.h"
+#include "varlink.h"
 #include "vm-config.h"
 #include "vm.h"
 
@@ -38,6 +39,7 @@ typedef struct Context {
         Machine *machine;
         sd_event *event;
         Console *console;
+        VarlinkServer *varlink;
         bool power_button_pressed;
         struct termios saved_termios;
         bool termios_saved;
@@ -108,6 +110,40 @@ static int on_stop_requested(sd_event_source *s, int fd, uint32_t revents, void 
         return sd_event_exit(ctx->event, 0);
 }
 
+/* The VM's state changes, for the signal handlers and the control socket (io.sdvm.VM) alike: each
+ * tells the service manager (STATUS=) and the control socket's subscribers. */
+static int ctx_pause(Context *ctx) {
+        int r = vm_pause(ctx->vm);
+        if (r < 0)
+                return r;
+        (void) notify_event(NOTIFY_PAUSED, VM_STOP_NONE, NULL);
+        varlink_emit_state(ctx->varlink, VM_STATE_PAUSED, VM_STOP_NONE);
+        return 0;
+}
+
+static int ctx_resume(Context *ctx) {
+        int r = vm_resume(ctx->vm);
+        if (r < 0)
+                return r;
+        (void) notify_event(NOTIFY_RUNNING, VM_STOP_NONE, NULL);
+        varlink_emit_state(ctx->varlink, VM_STATE_RUNNING, VM_STOP_NONE);
+        return 0;
+}
+
+/* Asks the guest nicely; systemd's TimeoutStopSec= bounds how long it may take (STOPPING=1 makes that so
+ * for SIGRTMIN+4 and PowerOff too). */
+static int ctx_press_power_button(Context *ctx, const char *why) {
+        if (vm_get_state(ctx->vm) == VM_STATE_PAUSED)
+                (void) ctx_resume(ctx); /* a paused guest cannot act on the button */
+        log_info("%s: pressing the ACPI power button%s.", why, ctx->power_button_pressed ? " again" : "");
+        machine_press_power_button(ctx->machine);
+        ctx->power_button_pressed = true;
+        vm_set_state(ctx->vm, VM_STATE_SHUTTING_DOWN);
+        (void) notify_event(NOTIFY_POWER_BUTTON, VM_STOP_NONE, NULL);
+        varlink_emit_state(ctx->varlink, VM_STATE_SHUTTING_DOWN, VM_STOP_NONE);
+        return 0;
+}
+
 static int on_signal(sd_event_source *s, const struct signalfd_siginfo *si, void *userdata) {
         Context *ctx = userdata;
 
@@ -116,19 +152,62 @@ static int on_signal(sd_event_source *s, const struct signalfd_siginfo *si, void
                 vm_request_stop(ctx->vm, VM_STOP_REBOOT);
                 return 0;
         }
-        /* SIGTERM (systemctl stop) and SIGRTMIN+4 (machinectl poweroff): ask the guest nicely;
-         * systemd's TimeoutStopSec= bounds how long it may take (STOPPING=1 makes that so for
-         * SIGRTMIN+4 too). */
-        if (vm_get_state(ctx->vm) == VM_STATE_PAUSED)
-                (void) vm_resume(ctx->vm); /* a paused guest cannot act on the button */
-        log_info("%s: pressing the ACPI power button%s.", strsignal((int) si->ssi_signo),
-                 ctx->power_button_pressed ? " again" : "");
-        machine_press_power_button(ctx->machine);
-        ctx->power_button_pressed = true;
-        vm_set_state(ctx->vm, VM_STATE_SHUTTING_DOWN);
-        (void) notify_event(NOTIFY_POWER_BUTTON, VM_STOP_NONE, NULL);
+        /* SIGTERM (systemctl stop) and SIGRTMIN+4 (machinectl poweroff). */
+        return ctx_press_power_button(ctx, strsignal((int) si->ssi_signo));
+}
+
+/* The control socket's backend (varlink.h): the same functions as the signals. */
+static VmState backend_get_state(void *userdata) {
+        Context *ctx = userdata;
+        return vm_get_state(ctx->vm);
+}
+
+static int backend_pause(void *userdata) {
+        return ctx_pause(userdata);
+}
+
+static int backend_resume(void *userdata) {
+        return ctx_resume(userdata);
+}
+
+static int backend_power_off(void *userdata) {
+        return ctx_press_power_button(userdata, "PowerOff over the control socket");
+}
+
+static int backend_reboot(void *userdata) {
+        Context *ctx = userdata;
+        log_info("Reboot over the control socket: resetting the guest.");
+        vm_request_stop(ctx->vm, VM_STOP_REBOOT);
         return 0;
 }
+
+static int backend_terminate(void *userdata) {
+        Context *ctx = userdata;
+        log_info("Terminate over the control socket: stopping the guest now.");
+        vm_request_stop(ctx->vm, VM_STOP_TERMINATE);
+        return 0;
+}
+
+static int backend_inspect(void *userdata, sd_json_variant **ret) {
+        Context *ctx = userdata;
+        return varlink_vm_inspect(ctx->vm, ctx->console, ret);
+}
+
+static int backend_devices(void *userdata, sd_json_variant **ret) {
+        Context *ctx = userdata;
+        return varlink_vm_devices(ctx->vm, ctx->console, ret);
+}
+
+static const VarlinkBackend vm_backend = {
+        .get_state = backend_get_state,
+        .pause = backend_pause,
+        .resume = backend_resume,
+        .power_off = backend_power_off,
+        .reboot = backend_reboot,
+        .terminate = backend_terminate,
+        .describe_devices = backend_devices,
+        .inspect = backend_inspect,
+};
 
 static size_t console_input(void *userdata, const uint8_t *buf, size_t n) {
         return machine_console_input(userdata, buf, n);
@@ -231,6 +310,9 @@ static int exit_status(VmStopReason reason) {
         case VM_STOP_CRASH:
                 log_error("Guest crashed.");
                 return VMM_EXIT_CRASH;
+        case VM_STOP_TERMINATE:
+                log_info("VM terminated.");
+                return VMM_EXIT_POWEROFF;
         default:
                 log_error("VM stopped after a vmm error.");
                 return VMM_EXIT_FAILURE;
@@ -243,6 +325,7 @@ static int run(int argc, char *argv[]) {
         _cleanup_(machine_freep) Machine *machine = NULL;
         _cleanup_(sd_event_unrefp) sd_event *event = NULL;
         _cleanup_(console_freep) Console *console = NULL; /* before the event loop goes, after the vCPUs */
+        _cleanup_(varlink_server_freep) VarlinkServer *varlink = NULL; /* before the console and the VM */
         Context ctx = {};
         uint64_t start = now_usec();
         VmStopReason reason;
@@ -312,6 +395,22 @@ static int run(int argc, char *argv[]) {
                 return log_error_errno(r, "Failed to set up the watchdog: %m"), VMM_EXIT_FAILURE;
         if (r > 0)
                 log_debug("Watchdog enabled.");
+        /* The control socket (vm-control@.socket passes it as "varlink"); none when run by hand. */
+        r = varlink_server_new(&(VarlinkParams) {
+                                       .event = event,
+                                       .name = config->name,
+                                       .kernel = config->kernel,
+                                       .vcpus = config->cpus,
+                                       .memory = config->memory,
+                                       .start_usec = start,
+                                       .backend = &vm_backend,
+                                       .userdata = &ctx,
+                               },
+                               &varlink);
+        if (r < 0)
+                return VMM_EXIT_FAILURE;
+        ctx.varlink = varlink;
+        log_debug("Control socket: %s.", varlink_server_is_listening(varlink) ? "io.sdvm.VM" : "none passed");
         (void) setup_terminal(&ctx);
 
         r = vm_start(vm);
@@ -319,6 +418,7 @@ static int run(int argc, char *argv[]) {
                 (void) snprintf(detail, sizeof detail, "%u vCPU%s, %llu MiB", config->cpus,
                                 config->cpus == 1 ? "" : "s", (unsigned long long) (config->memory >> 20));
                 (void) notify_event(NOTIFY_RUNNING, VM_STOP_NONE, detail);
+                varlink_emit_state(varlink, VM_STATE_RUNNING, VM_STOP_NONE);
                 r = sd_event_loop(event);
         }
         restore_terminal(&ctx);
@@ -327,6 +427,10 @@ static int run(int argc, char *argv[]) {
                 vm_request_stop(vm, VM_STOP_ERROR);
         }
         reason = vm_stop(vm);
+        if (reason == VM_STOP_PANIC)
+                varlink_emit_panic(varlink);
+        varlink_emit_state(varlink, VM_STATE_STOPPED, reason);
+        ctx.varlink = varlink = varlink_server_free(varlink); /* what subscribers can still take */
         console = console_free(console); /* its last partial line, before the final status line */
         return exit_status(reason);
 }

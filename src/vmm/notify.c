@@ -15,6 +15,8 @@ static const char *stop_reason_status(VmStopReason reason) {
                 return "Guest kernel panicked";
         case VM_STOP_CRASH:
                 return "Guest crashed";
+        case VM_STOP_TERMINATE:
+                return "VM terminated";
         default:
                 return "vmm failed";
         }

@@ -32,6 +32,7 @@ static const char *const vm_stop_reason_names[_VM_STOP_REASON_MAX] = {
         [VM_STOP_PANIC] = "panic",
         [VM_STOP_CRASH] = "crash",
         [VM_STOP_ERROR] = "error",
+        [VM_STOP_TERMINATE] = "terminate",
 };
 
 const char *vm_state_to_string(VmState s) {
@@ -232,6 +233,12 @@ int vm_pause(Vm *vm) {
         }
         vm->state = VM_STATE_PAUSED;
         pthread_mutex_unlock(&vm->lock);
+
+        /* Tell the guest's kvmclock that it was stopped on purpose, so that after a long pause its
+         * soft-lockup watchdog does not fire. EINVAL: the guest has not enabled kvmclock (yet). */
+        for (uint32_t i = 0; i < vm->n_vcpus; i++)
+                if (ioctl(vm->vcpus[i].fd, KVM_KVMCLOCK_CTRL, 0) < 0 && errno != EINVAL)
+                        log_debug_errno(errno, "KVM_KVMCLOCK_CTRL on vCPU %u failed: %m", i);
         return 0;
 }
 
