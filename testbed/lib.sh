@@ -151,7 +151,7 @@ tb_boot_l1() {
         tail -n +1 -f "$workdir/progress.log" &
         tailpid=$!
         tb_log "booting L1 (TCG, emulated SVM; console log: $workdir/console.log)"
-        timeout --foreground -k 10 "$limit" qemu-system-x86_64 \
+        timeout -k 10 "$limit" qemu-system-x86_64 \
                 -accel tcg -cpu EPYC-v3,+svm,+npt -m 8192 -smp 1 \
                 -kernel "$kernel" -initrd "$initrd" \
                 -append "console=ttyS0 root=/dev/vda rw quiet systemd.show_status=false panic=-1" \
@@ -159,11 +159,37 @@ tb_boot_l1() {
                 -drive "file=$payload,if=virtio,format=raw" \
                 -display none -monitor none -no-reboot -nodefaults \
                 -serial "file:$workdir/console.log" -serial "file:$workdir/progress.log" \
-                2> >(grep -v "TCG doesn't support requested feature" >&2) || rc=$?
+                2> >(grep -v "TCG doesn't support requested feature" >&2) &
+        qpid=$!
+        # A stall watchdog: the runner in L1 prints each test's result as it ends, and meson kills
+        # any test after its own timeout (400 s at most), so no output for longer than
+        # SDVM_TESTBED_STALL seconds means L1 itself hangs (seen once in ~15 runs: emulated SVM
+        # under TCG). Report it as a stall (status 3), for the caller to retry once.
+        local stall=${SDVM_TESTBED_STALL:-480} last now
+        while kill -0 "$qpid" 2>/dev/null; do
+                sleep 5
+                last=$(stat -c %Y "$workdir/progress.log") now=$(date +%s)
+                if ((now - last > stall)) && kill -0 "$qpid" 2>/dev/null; then
+                        tb_log "L1 printed nothing for $((now - last)) s: the nest hangs; killing it"
+                        pkill -P "$qpid" 2>/dev/null || true
+                        kill "$qpid" 2>/dev/null || true
+                        rc=stall
+                        break
+                fi
+        done
+        if [[ $rc == stall ]]; then
+                wait "$qpid" 2>/dev/null || true
+        else
+                wait "$qpid" || rc=$?
+        fi
         sleep 0.5
         kill "$tailpid" 2>/dev/null || true
         wait "$tailpid" 2>/dev/null || true
         rm -f "$overlay"
+        if [[ $rc == stall ]]; then
+                tail -n 20 "$workdir/console.log" >&2 || true
+                return 3
+        fi
         if ((rc == 124 || rc == 137)); then
                 tb_log "L1 ran past its ${limit}s limit and was killed; last console lines:"
                 tail -n 40 "$workdir/console.log" >&2 || true

@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
-/* vmctl: the command-line interface to sdvm. validate reads config files; the VM verbs talk
- * io.sdvm.VM on /run/vms/NAME/control (list/start/stop over sd-bus and console are still to come). */
+/* vmctl: the command-line interface to sdvm. validate reads config files; list, status, start, stop
+ * and restart ask systemd over sd-bus; the VM verbs talk io.sdvm.VM on /run/vms/NAME/control. */
 
 #include <errno.h>
 #include <getopt.h>
@@ -10,9 +10,13 @@
 #include <systemd/sd-json.h>
 #include <systemd/sd-varlink.h>
 
+#include <dirent.h>
+#include <stdlib.h>
+
 #include "log.h"
 #include "parse-util.h"
 #include "vm-config.h"
+#include "vmctl-bus.h"
 
 static bool arg_json;
 
@@ -22,6 +26,11 @@ static void help(void) {
                "Commands:\n"
                "  validate FILE...    Check VM configuration files; print every error with its\n"
                "                      file, line and key (the same lines sdvm-generator logs)\n"
+               "  list                Every VM in /etc/vms with its unit state and live state\n"
+               "  status NAME         The same for one VM\n"
+               "  start|stop|restart NAME\n"
+               "                      Start, stop (ACPI power button) or restart vm@NAME.service\n"
+               "                      and wait for the job to finish\n"
                "  describe NAME       Show a running VM's name, state, vCPUs, memory, uptime\n"
                "  inspect NAME [PATH] Show live state (vcpus/N/exits, memory, devices/...)\n"
                "  pause NAME          Stop all vCPUs (a paused VM stays paused)\n"
@@ -139,6 +148,138 @@ static void print_tree(sd_json_variant *v) {
         (void) sd_json_variant_dump(sd_json_variant_by_key(v, "tree"), SD_JSON_FORMAT_PRETTY, stdout, NULL);
 }
 
+/* Describe without logging, for list/status: NULL when the VM does not answer. */
+static sd_json_variant *vm_describe_quiet(const char *name) {
+        _cleanup_(sd_varlink_unrefp) sd_varlink *vl = NULL;
+        _cleanup_free_ char *address = NULL;
+        sd_json_variant *reply = NULL;
+        const char *error_id = NULL;
+
+        if (asprintf(&address, "/run/vms/%s/control", name) < 0 || sd_varlink_connect_address(&vl, address) < 0 ||
+            sd_varlink_call(vl, "io.sdvm.VM.Describe", NULL, &reply, &error_id) < 0 || error_id)
+                return NULL;
+        return sd_json_variant_ref(reply);
+}
+
+static int open_system_bus(sd_bus **ret) {
+        int r = sd_bus_open_system(ret);
+        if (r < 0)
+                return log_error_errno(r, "Failed to connect to the system bus (is systemd running?): %m");
+        return 0;
+}
+
+/* One row of list/status: unit state from systemd, live state from the VM itself. */
+static int show_vm(sd_bus *bus, const char *name, sd_json_variant **json_array) {
+        _cleanup_(sd_json_variant_unrefp) sd_json_variant *d = NULL, *row = NULL;
+        _cleanup_free_ char *unit = NULL, *active = NULL;
+        char mem[FORMAT_SIZE_MAX], cpus[16];
+        int r;
+
+        if (asprintf(&unit, "vm@%s.service", name) < 0)
+                return log_oom();
+        r = bus_unit_active_state(bus, unit, &active);
+        if (r < 0)
+                return log_error_errno(r, "Failed to get the state of %s: %m", unit);
+        if (strcmp(active, "inactive") != 0)
+                d = vm_describe_quiet(name);
+        if (json_array) {
+                r = sd_json_buildo(&row, SD_JSON_BUILD_PAIR_STRING("name", name),
+                                   SD_JSON_BUILD_PAIR_STRING("unit", active),
+                                   SD_JSON_BUILD_PAIR_CONDITION(!!d, "vm", SD_JSON_BUILD_VARIANT(d)));
+                if (r >= 0)
+                        r = sd_json_variant_append_array(json_array, row);
+                return r < 0 ? log_oom() : 0;
+        }
+        if (d)
+                snprintf(cpus, sizeof cpus, "%" PRIu64, sd_json_variant_unsigned(sd_json_variant_by_key(d, "vcpus")));
+        printf("%-20s %-12s %-14s %5s %8s\n", name, active,
+               d ? sd_json_variant_string(sd_json_variant_by_key(d, "state")) : "-", d ? cpus : "-",
+               d ? format_size(mem, sd_json_variant_unsigned(sd_json_variant_by_key(d, "memory"))) : "-");
+        return 0;
+}
+
+static int compare_strings(const void *a, const void *b) {
+        return strcmp(*(char *const *) a, *(char *const *) b);
+}
+
+static int verb_list(int argc, char *argv[]) {
+        _cleanup_(sd_bus_flush_close_unrefp) sd_bus *bus = NULL;
+        _cleanup_(sd_json_variant_unrefp) sd_json_variant *array = NULL;
+        const char *dir = getenv("SDVM_CONFIG_DIR") ?: "/etc/vms";
+        char **names = NULL;
+        size_t n = 0;
+        struct dirent *de;
+        DIR *d;
+        int r = 0;
+
+        bool status = strcmp(argv[0], "status") == 0;
+
+        if (argc != (status ? 2 : 1))
+                return log_error_errno(EINVAL, "%s takes %s.", argv[0], status ? "one VM NAME" : "no arguments"), 2;
+        if (open_system_bus(&bus) < 0)
+                return 1;
+        if (arg_json && sd_json_variant_new_array(&array, NULL, 0) < 0)
+                return log_oom(), 1;
+        if (status) {
+                if (!vm_name_is_valid(argv[1]))
+                        return log_error_errno(EINVAL, "'%s' is not a valid VM name.", argv[1]), 2;
+                r = show_vm(bus, argv[1], arg_json ? &array : NULL);
+        } else {
+                d = opendir(dir);
+                if (!d && errno != ENOENT)
+                        return log_error_errno(errno, "Failed to read %s: %m", dir), 1;
+                while (d && (de = readdir(d))) {
+                        char *name = NULL;
+                        if (vm_name_from_path(de->d_name, &name) < 0 || !vm_name_is_valid(name)) {
+                                free(name);
+                                continue;
+                        }
+                        char **nn = realloc(names, (n + 1) * sizeof *names);
+                        if (!nn) {
+                                free(name);
+                                r = log_oom();
+                                break;
+                        }
+                        names = nn;
+                        names[n++] = name;
+                }
+                if (d)
+                        closedir(d);
+                if (names)
+                        qsort(names, n, sizeof *names, compare_strings);
+                if (!arg_json && r >= 0)
+                        printf("%-20s %-12s %-14s %5s %8s\n", "NAME", "UNIT", "VM", "CPUS", "MEMORY");
+                for (size_t i = 0; i < n && r >= 0; i++)
+                        r = show_vm(bus, names[i], arg_json ? &array : NULL);
+                for (size_t i = 0; i < n; i++)
+                        free(names[i]);
+                free(names);
+        }
+        if (r < 0)
+                return 1;
+        if (arg_json)
+                (void) sd_json_variant_dump(array, SD_JSON_FORMAT_NEWLINE, stdout, NULL);
+        return 0;
+}
+
+static int verb_job(int argc, char *argv[]) {
+        _cleanup_(sd_bus_flush_close_unrefp) sd_bus *bus = NULL;
+        _cleanup_free_ char *unit = NULL;
+        const char *method = strcmp(argv[0], "start") == 0  ? "StartUnit"
+                             : strcmp(argv[0], "stop") == 0 ? "StopUnit"
+                                                            : "RestartUnit";
+
+        if (argc != 2)
+                return log_error_errno(EINVAL, "%s takes one VM NAME.", argv[0]), 2;
+        if (!vm_name_is_valid(argv[1]))
+                return log_error_errno(EINVAL, "'%s' is not a valid VM name.", argv[1]), 2;
+        if (asprintf(&unit, "vm@%s.service", argv[1]) < 0)
+                return log_oom(), 1;
+        if (open_system_bus(&bus) < 0)
+                return 1;
+        return bus_unit_job(bus, method, unit) < 0 ? 1 : 0;
+}
+
 static int verb_vm(int argc, char *argv[]) {
         static const struct {
                 const char *verb, *method;
@@ -195,5 +336,10 @@ int main(int argc, char *argv[]) {
         }
         if (strcmp(argv[optind], "validate") == 0)
                 return verb_validate(argc - optind, argv + optind);
+        if (strcmp(argv[optind], "list") == 0 || strcmp(argv[optind], "status") == 0)
+                return verb_list(argc - optind, argv + optind);
+        if (strcmp(argv[optind], "start") == 0 || strcmp(argv[optind], "stop") == 0 ||
+            strcmp(argv[optind], "restart") == 0)
+                return verb_job(argc - optind, argv + optind);
         return verb_vm(argc - optind, argv + optind);
 }

@@ -23,7 +23,7 @@ Initrd=$initrd
 CommandLine=console=ttyS0 panic=-1 quiet sdvm.action=tick
 EOC
 systemctl daemon-reload
-systemctl start "vm@$name.service"
+"$VMCTL" start "$name" || fail "vmctl start failed"
 call() { varlinkctl call --json=short "$sock" "io.sdvm.VM.$1" "${2:-{\}}"; }
 # The guest prints a tick every 100 ms, so its vCPUs keep exiting for port I/O while it runs.
 io_exits() { call Inspect '{"path":"vcpus"}' | jq '[.tree[] | .exits.io] | add'; }
@@ -89,6 +89,10 @@ a=$(io_exits); sleep 1; b=$(io_exits)
 ((b > a)) || fail "the guest stopped running after bad input"
 
 echo "== vmctl"
+"$VMCTL" list | tee /dev/stderr | grep -qE "^$name +active +running +2 +256M" || fail "vmctl list"
+"$VMCTL" status "$name" | grep -qE "^$name +active +running" || fail "vmctl status"
+"$VMCTL" --json list | jq -e ".[] | select(.name == \"$name\") | .vm.state == \"running\"" >/dev/null ||
+        fail "vmctl --json list"
 "$VMCTL" describe "$name" | tee /dev/stderr | grep -q "^$name: running, 2 vCPUs, 256M memory" || fail "vmctl describe"
 "$VMCTL" --json inspect "$name" vcpus/1 | jq -e '.tree.exits.io >= 0' >/dev/null || fail "vmctl --json inspect"
 "$VMCTL" pause "$name" && [[ $("$VMCTL" --json describe "$name" | jq -r .state) == paused ]] || fail "vmctl pause"
@@ -105,4 +109,15 @@ for _ in $(seq 60); do
         sleep 0.5
 done
 [[ $(systemctl show -P ActiveState "vm@$name.service") == inactive ]] || fail "still running after Terminate"
+"$VMCTL" status "$name" | grep -qE "^$name +inactive +- " || fail "vmctl status after Terminate"
+
+echo "== vmctl start, then vmctl stop: the job waits for the guest's clean power-off"
+"$VMCTL" start "$name" || fail "vmctl start (again) failed"
+for _ in $(seq 240); do
+        (($(journalctl -u "vm@$name" --no-pager -o cat | grep -c 'powerbtn: watching') >= 2)) && break
+        sleep 0.5
+done
+"$VMCTL" stop "$name" || fail "vmctl stop failed"
+[[ $(systemctl show -P ActiveState "vm@$name.service") == inactive ]] || fail "vmctl stop returned before the unit stopped"
+[[ $(systemctl show -P Result "vm@$name.service") == success ]] || fail "vmctl stop: result is not success"
 echo OK
