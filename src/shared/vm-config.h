@@ -19,6 +19,14 @@
  *         IOWeight=100                1 .. 10000
  *         TasksMax=256                at least 1, or infinity
  *         MemoryOverhead=96M          16M .. 1T, default 64M + Memory/32 (see vm_config_memory_max())
+ *         [Disk]                      repeatable, up to VM_DISKS_MAX; in guest order (vda, vdb, ...)
+ *         Path=/var/lib/vms/NAME/root.img   required, absolute: a raw image or a block device
+ *         ReadOnly=no
+ *         Serial=ID                   at most 20 bytes (virtio-blk's ID), default "sdvm-NAME-N"
+ *         [Network]                   repeatable, up to VM_NETWORKS_MAX
+ *         Tap=NAME                    an existing tap, or created if vmm may; default vm-NAME-N
+ *         Bridge=br0                  optional: attach the tap to this bridge
+ *         MACAddress=52:54:00:..      default derived from the VM name and index (vm_config_default_mac())
  */
 
 #include <stdbool.h>
@@ -49,6 +57,23 @@
 #define VM_TASKS_MAX_INFINITY  UINT64_MAX
 #define VM_MEMORY_OVERHEAD_MIN (UINT64_C(16) << 20)
 #define VM_MEMORY_OVERHEAD_MAX (UINT64_C(1) << 40)
+#define VM_DISKS_MAX           16
+#define VM_NETWORKS_MAX        8
+#define VM_DISK_SERIAL_MAX     20 /* VIRTIO_BLK_ID_BYTES */
+
+typedef struct VmDisk {
+        char *path;     /* absolute */
+        bool read_only;
+        char *serial;   /* always set (the default filled in), 1..VM_DISK_SERIAL_MAX printable ASCII bytes */
+        unsigned line;  /* of the [Disk] header, for messages: "[Disk] #2 (line 14)" */
+} VmDisk;
+
+typedef struct VmNetwork {
+        char *tap;      /* always set (the default filled in), a valid interface name (< IFNAMSIZ) */
+        char *bridge;   /* NULL if not set */
+        uint8_t mac[6]; /* always set: unicast; the default from vm_config_default_mac() */
+        unsigned line;
+} VmNetwork;
 
 typedef struct VmConfig {
         char *name;        /* from the file name: /etc/vms/web.conf is "web"; NULL if none was given */
@@ -68,6 +93,11 @@ typedef struct VmConfig {
         uint32_t io_weight;
         uint64_t tasks_max;       /* or VM_TASKS_MAX_INFINITY */
         uint64_t memory_overhead; /* bytes; 0: the default, see vm_config_memory_max() */
+
+        VmDisk *disks; /* in file order */
+        size_t n_disks;
+        VmNetwork *networks;
+        size_t n_networks;
 } VmConfig;
 
 VmConfig *vm_config_free(VmConfig *c);
@@ -95,3 +125,7 @@ bool vm_name_is_valid(const char *name);
 
 /* "/etc/vms/web.conf" -> "web". -EINVAL if the file name is not NAME.conf with a valid NAME. */
 int vm_name_from_path(const char *path, char **ret);
+
+/* The default MAC of the VM's network index: 52:54:00 followed by three bytes of a hash of name and
+ * index, so that it is stable across restarts and differs between VMs. */
+void vm_config_default_mac(const char *name, unsigned index, uint8_t ret[static 6]);
