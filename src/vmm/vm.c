@@ -60,6 +60,7 @@ Vm *vm_free(Vm *vm) {
                         vcpu_done(&vm->vcpus[i]);
                 free(vm->vcpus);
         }
+        irq_routing_free(vm->routing);
         bus_done(&vm->pio);
         bus_done(&vm->mmio);
         guest_memory_free(vm->mem);
@@ -83,6 +84,9 @@ static int vm_check_caps(Vm *vm) {
                 { KVM_CAP_IMMEDIATE_EXIT, "KVM_CAP_IMMEDIATE_EXIT" },
                 { KVM_CAP_USER_MEMORY, "KVM_CAP_USER_MEMORY" },
                 { KVM_CAP_EXT_CPUID, "KVM_CAP_EXT_CPUID" },
+                { KVM_CAP_IRQ_ROUTING, "KVM_CAP_IRQ_ROUTING" },
+                { KVM_CAP_IRQFD, "KVM_CAP_IRQFD" },
+                { KVM_CAP_IOEVENTFD, "KVM_CAP_IOEVENTFD" },
         };
 
         for (size_t i = 0; i < ELEMENTSOF(caps); i++)
@@ -132,6 +136,9 @@ int vm_new(const VmParams *p, Vm **ret) {
         struct kvm_pit_config pit = {};
         if (ioctl(vm->fd, KVM_CREATE_PIT2, &pit) < 0)
                 return log_error_errno(errno, "KVM_CREATE_PIT2 failed: %m");
+        r = irq_routing_new(vm->fd, &vm->routing);
+        if (r < 0)
+                return log_oom();
 
         r = guest_memory_new(p->memory, X86_PCI_HOLE_START, X86_HIGH_RAM_START, &vm->mem);
         if (r < 0)

@@ -11,6 +11,7 @@
 #include <stdint.h>
 
 #include "bus.h"
+#include "irq-routing.h"
 #include "cleanup.h"
 #include "memory.h"
 #include "vcpu.h"
@@ -47,6 +48,7 @@ typedef struct Vm {
         Vcpu *vcpus;
         uint32_t n_vcpus;
         struct kvm_cpuid2 *supported_cpuid;
+        IrqRouting *routing; /* MSIs of PCI devices */
 
         pthread_mutex_t lock; /* guards everything below, and each vcpu's state */
         pthread_cond_t cond;

@@ -4,7 +4,7 @@
 set -euo pipefail
 out=$1 kver=$2 powerbtn=$3
 here=$(cd "$(dirname "$0")" && pwd)
-mods=(evdev button pvpanic-mmio)
+mods=(evdev button pvpanic-mmio virtio-rng virtio_blk virtio_net)
 
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT

@@ -36,6 +36,7 @@
 #define VIRTIO_ID_RNG 4
 
 typedef struct VirtioDevice VirtioDevice;
+typedef struct VirtioWatch VirtioWatch;
 
 typedef struct VirtioDeviceOps {
         const char *type;   /* "blk", "net", "rng": logs and Inspect */
@@ -72,6 +73,7 @@ struct VirtioDevice {
         uint32_t config_size;
         uint16_t n_queues;
         Virtqueue vqs[VIRTIO_QUEUES_MAX];
+        bool queue_enabled[VIRTIO_QUEUES_MAX]; /* by the driver; started at DRIVER_OK */
         int kick_fd[VIRTIO_QUEUES_MAX]; /* eventfds; the transport binds them as ioeventfds */
 
         VirtioNotifyFn notify;
@@ -82,6 +84,7 @@ struct VirtioDevice {
         bool thread_started;
         int epoll_fd;
         int stop_fd;
+        VirtioWatch *watches;
 };
 
 typedef struct VirtioDeviceParams {
@@ -103,9 +106,12 @@ DEFINE_FREEP(VirtioDevice, virtio_device_free);
 /* Starts the I/O thread; after the transport has bound the kick fds. */
 int virtio_device_start_thread(VirtioDevice *d);
 
-/* A model fd for the I/O thread: fn runs (with d->lock held) when fd is ready for events. */
+/* A model fd for the I/O thread: fn runs (with d->lock held, only while the driver is live) when fd is
+ * ready for events (EPOLLIN, ...; level-triggered). The watch lives as long as the device. */
 int virtio_device_watch_fd(VirtioDevice *d, int fd, uint32_t events, void (*fn)(VirtioDevice *d, void *u),
-                           void *u);
+                           void *u, VirtioWatch **ret);
+/* Changes what the watch waits for (0: nothing, e.g. while the guest has no receive buffers). */
+int virtio_watch_set_events(VirtioWatch *w, uint32_t events);
 
 /* Returns a chain to the driver (len bytes written) and interrupts it if it wants one. */
 void virtio_complete(VirtioDevice *d, uint16_t q, uint16_t head, uint32_t len);

@@ -212,6 +212,35 @@ static int dsdt_pvpanic(AmlBuf *a) {
         return aml_end(a);
 }
 
+/* The host bridge: bus 0 only, its configuration ports, and the memory window that vmm assigned every
+ * BAR from. Without firmware, Linux keeps BARs that lie inside a bridge window. */
+static int dsdt_pci(const AcpiConfig *cfg, AmlBuf *a) {
+        (void) aml_device_begin(a, "PCI0");
+        (void) aml_name_eisaid(a, "_HID", "PNP0A03");
+        (void) aml_name_integer(a, "_UID", 0);
+        (void) aml_name_integer(a, "_BBN", 0);
+        (void) aml_name(a, "_CRS");
+        (void) aml_resource_template_begin(a);
+        (void) aml_word_address_space(a, &(AmlAddressSpace) {
+                .type = AML_RESOURCE_BUS_NUMBER,
+                .flags = AML_ADDR_MIN_FIXED | AML_ADDR_MAX_FIXED,
+                .min = 0,
+                .max = 0,
+                .length = 1,
+        });
+        (void) aml_io(a, X86_PORT_PCI_CONFIG, X86_PORT_PCI_CONFIG, 1, 8);
+        (void) aml_dword_address_space(a, &(AmlAddressSpace) {
+                .type = AML_RESOURCE_MEMORY,
+                .flags = AML_ADDR_MIN_FIXED | AML_ADDR_MAX_FIXED,
+                .type_flags = AML_ADDR_MEM_READ_WRITE | AML_ADDR_MEM_NON_CACHEABLE,
+                .min = cfg->pci_mmio_base,
+                .max = cfg->pci_mmio_base + cfg->pci_mmio_size - 1,
+                .length = cfg->pci_mmio_size,
+        });
+        (void) aml_end(a);
+        return aml_end(a);
+}
+
 static int build_dsdt(const AcpiConfig *cfg, AmlBuf *a, uint64_t *ret_addr) {
         size_t start;
         int r;
@@ -226,8 +255,8 @@ static int build_dsdt(const AcpiConfig *cfg, AmlBuf *a, uint64_t *ret_addr) {
         (void) dsdt_generic_event_device(a);
         (void) dsdt_com1(a);
         (void) dsdt_pvpanic(a);
-        /* Devices with their own scope (a PCI host bridge, \_SB.PCI0) are added here, each by one
-         * dsdt_*() function like the ones above. */
+        if (cfg->pci_mmio_size > 0)
+                (void) dsdt_pci(cfg, a);
         (void) aml_end(a);
 
         return table_end(a, start, ret_addr);

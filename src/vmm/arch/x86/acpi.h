@@ -8,7 +8,8 @@
  * at: RSDP (offset 0, where the legacy scan of 0xe0000-0xfffff finds it), DSDT, FADT, MADT, XSDT.
  * The RSDP points only at the XSDT (RsdtAddress is 0); the XSDT lists the FADT and the MADT; the FADT
  * points at the DSDT. The DSDT holds \_S5 and, under \_SB, the power button (PWRB, PNP0C0C), the
- * Generic Event Device (GED0, ACPI0013) on X86_IRQ_ACPI_GED, COM1 (PNP0501) and pvpanic (QEMU0001).
+ * Generic Event Device (GED0, ACPI0013) on X86_IRQ_ACPI_GED, COM1 (PNP0501), pvpanic (QEMU0001) and
+ * the PCI host bridge (PCI0, PNP0A03).
  *
  * What vmm has to do for the guest to use them:
  *  - Power button: pulse GSI X86_IRQ_ACPI_GED (edge-triggered, active-high). The GED's _EVT then
@@ -41,6 +42,9 @@ typedef struct AcpiConfig {
         /* Whether vmm emulates a CMOS RTC at ports 0x70-0x71. If not, the FADT says "CMOS RTC Not
          * Present" and Linux takes the wall clock from kvmclock and registers no rtc_cmos. */
         bool cmos_rtc;
+        /* The PCI host bridge \_SB.PCI0 (PNP0A03): bus 0, configuration ports 0xCF8-0xCFF, and the 32-bit
+         * memory window its BARs live in. No window (size 0): no PCI0. */
+        uint64_t pci_mmio_base, pci_mmio_size;
 } AcpiConfig;
 
 /* Writes all tables into buf (the bytes that will be at X86_ACPI_ADDR) and stores the number of

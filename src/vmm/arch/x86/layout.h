@@ -24,6 +24,10 @@
 /* RAM stops at the PCI hole and continues at 4 GiB. */
 #define X86_PCI_HOLE_START 0xc0000000ULL
 #define X86_HIGH_RAM_START 0x100000000ULL
+/* PCI: every BAR is assigned from this window at the bottom of the hole. */
+#define X86_PCI_MMIO_BASE 0xc0000000ULL
+#define X86_PCI_MMIO_SIZE 0x20000000ULL
+#define X86_PORT_PCI_CONFIG 0xcf8 /* configuration mechanism #1: 0xCF8 address, 0xCFC data */
 #define X86_IOAPIC_ADDR 0xfec00000ULL
 #define X86_IOAPIC_ID 0 /* what KVM's in-kernel I/O APIC holds in its ID register after reset */
 #define X86_LAPIC_ADDR 0xfee00000ULL

@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 #include <errno.h>
 #include <fcntl.h>
+#include <stdio.h>
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/mman.h>
@@ -14,9 +15,12 @@
 #include "arch/x86/layout.h"
 #include "arch/x86/machine.h"
 #include "devices/i8042.h"
+#include "devices/pci.h"
 #include "devices/pvpanic.h"
 #include "devices/serial.h"
 #include "log.h"
+#include "virtio/rng.h"
+#include "virtio/virtio-pci.h"
 
 /* Local APIC register offsets and LVT delivery modes (Intel SDM vol. 3, 11.5.1). */
 #define APIC_LVT0 0x350
@@ -29,6 +33,9 @@ struct Machine {
         Serial *serial;
         Pvpanic *pvpanic;
         I8042 *i8042;
+        PciBus *pci;
+        VirtioPci *virtio[PCI_SLOTS];
+        size_t n_virtio;
         Irq com1_irq;
         Irq ged_irq;
         void (*console_out)(void *opaque, const uint8_t *buf, size_t n);
@@ -70,6 +77,10 @@ static int mapped_file_open(const char *what, const char *path, MappedFile *ret)
 Machine *machine_free(Machine *m) {
         if (!m)
                 return NULL;
+        /* Device threads stop before the bus and guest memory they use go away. */
+        for (size_t i = 0; i < m->n_virtio; i++)
+                virtio_pci_free(m->virtio[i]);
+        pci_bus_free(m->pci);
         serial_free(m->serial);
         pvpanic_free(m->pvpanic);
         i8042_free(m->i8042);
@@ -231,6 +242,41 @@ static int register_io(Vm *vm, uint64_t port, uint64_t len, BusHandler h, void *
         return 0;
 }
 
+/* Takes dev (also on failure), puts it on the PCI bus and starts its I/O thread. */
+static int add_virtio(Machine *m, VirtioDevice *dev) {
+        VirtioPci *vp;
+        char id[64];
+        int r;
+
+        (void) snprintf(id, sizeof id, "%s", dev->id);
+        if (m->n_virtio >= ELEMENTSOF(m->virtio)) {
+                virtio_device_free(dev);
+                return log_error_errno(ENOSPC, "No PCI slot left for %s.", id);
+        }
+        r = virtio_pci_new(m->pci, m->vm->routing, m->vm->fd, dev, &vp);
+        if (r < 0)
+                return log_error_errno(r, "Failed to put %s on the PCI bus: %m", id);
+        m->virtio[m->n_virtio++] = vp;
+        r = virtio_device_start_thread(virtio_pci_device(vp));
+        if (r < 0)
+                return log_error_errno(r, "Failed to start the I/O thread of %s: %m", id);
+        return 0;
+}
+
+static int add_devices(Machine *m, const VmConfig *config) {
+        VirtioDevice *dev;
+        int r;
+
+        r = pci_bus_new(&(PciBusParams) { .mmio_base = X86_PCI_MMIO_BASE, .mmio_size = X86_PCI_MMIO_SIZE },
+                        &m->vm->pio, &m->vm->mmio, &m->pci);
+        if (r < 0)
+                return r;
+        r = virtio_rng_new(m->vm->mem, "rng0", &dev);
+        if (r < 0)
+                return log_error_errno(r, "Failed to create the entropy device: %m");
+        return add_virtio(m, dev);
+}
+
 int machine_new(Vm *vm, const VmConfig *config, Machine **ret) {
         _cleanup_(machine_freep) Machine *m = NULL;
         X86BootInfo boot;
@@ -256,7 +302,10 @@ int machine_new(Vm *vm, const VmConfig *config, Machine **ret) {
         acpi = guest_ptr(vm->mem, X86_ACPI_ADDR, X86_ACPI_MAX);
         if (!acpi)
                 return log_error_errno(EINVAL, "Guest memory too small for the ACPI tables.");
-        r = acpi_build(&(AcpiConfig) { .n_cpus = vm->n_vcpus }, acpi, X86_ACPI_MAX, &acpi_len);
+        r = acpi_build(&(AcpiConfig) { .n_cpus = vm->n_vcpus,
+                                       .pci_mmio_base = X86_PCI_MMIO_BASE,
+                                       .pci_mmio_size = X86_PCI_MMIO_SIZE },
+                       acpi, X86_ACPI_MAX, &acpi_len);
         if (r < 0)
                 return log_error_errno(r, "Failed to build the ACPI tables: %m");
 
@@ -289,6 +338,9 @@ int machine_new(Vm *vm, const VmConfig *config, Machine **ret) {
             (r = register_io(vm, X86_PORT_I8042_CMD, 1, i8042_cmd_io, m->i8042, "i8042-cmd")) < 0 ||
             (r = register_io(vm, X86_PORT_ACPI_SLEEP_CONTROL, 3, acpi_regs_io, m, "acpi")) < 0 ||
             (r = register_io(vm, X86_PORT_BOOT_TIMER, 1, boot_timer_io, m, "boot-timer")) < 0)
+                return r;
+        r = add_devices(m, config);
+        if (r < 0)
                 return r;
 
         *ret = TAKE_PTR(m);
