@@ -12,6 +12,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -104,6 +105,56 @@ static void put_escaped(FILE *f, const char *s) {
         }
 }
 
+/* Writes a [Disk] path as the path of OpenFile=PATH:NAME:OPTIONS. systemd expands specifiers in the
+ * value first ('%' becomes "%%"), then splits it at ':' and C-unescapes each part: so a backslash is
+ * doubled and ':' written as "\x3a". */
+static void put_open_file_path(FILE *f, const char *s) {
+        for (const char *p = s; *p; p++)
+                if (*p == '%')
+                        fputs("%%", f);
+                else if (*p == '\\')
+                        fputs("\\\\", f);
+                else if (*p == ':')
+                        fputs("\\x3a", f);
+                else
+                        fputc(*p, f);
+}
+
+/* Whether systemd takes path for OpenFile=: it refuses components longer than NAME_MAX. */
+static bool open_file_path_ok(const char *path) {
+        for (const char *p = path; *p;) {
+                size_t n = strcspn(p, "/");
+
+                if (n > NAME_MAX)
+                        return false;
+                p += n + (p[n] == '/');
+        }
+        return true;
+}
+
+/* [Disk] and [Network]: the service manager opens each disk image as root and passes it to vmm, which
+ * runs as a dynamic user, as the fd "diskN" ("graceful": a missing image is vmm's to report, naming
+ * the [Disk] section). A VM with taps gets back what they need from the sandbox of vm@.service. */
+static int format_devices(FILE *f, const VmConfig *c, const char *source) {
+        for (size_t i = 0; i < c->n_disks; i++) {
+                if (!open_file_path_ok(c->disks[i].path))
+                        return log_error_invalid("%s:%u: [Disk] Path=%s: a path component is longer than %d "
+                                                 "bytes, which systemd's OpenFile= refuses", source,
+                                                 c->disks[i].line, c->disks[i].path, NAME_MAX);
+                fputs("OpenFile=", f);
+                put_open_file_path(f, c->disks[i].path);
+                fprintf(f, ":disk%zu:%sgraceful\n", i, c->disks[i].read_only ? "read-only," : "");
+        }
+        if (c->n_networks > 0)
+                fputs("# [Network]: vmm creates or attaches taps, brings them up and adds them to bridges.\n"
+                      "PrivateNetwork=no\n"
+                      "DeviceAllow=/dev/net/tun rw\n"
+                      "CapabilityBoundingSet=CAP_NET_ADMIN\n"
+                      "AmbientCapabilities=CAP_NET_ADMIN\n",
+                      f);
+        return 0;
+}
+
 /* The text of vm@NAME.service.d/50-sdvm.conf. A memory stream fails only for lack of memory, which
  * fclose() reports. */
 static int format_dropin(const VmConfig *c, const char *source, char **ret) {
@@ -112,6 +163,7 @@ static int format_dropin(const VmConfig *c, const char *source, char **ret) {
         uint64_t max, high;
         size_t size = 0;
         FILE *f;
+        int r;
 
         if (!c->description || !c->description[0]) {
                 if (asprintf(&description, "Virtual machine %s", c->name) < 0)
@@ -147,6 +199,11 @@ static int format_dropin(const VmConfig *c, const char *source, char **ret) {
                 fputs("TasksMax=infinity\n", f);
         else if (c->tasks_max > 0)
                 fprintf(f, "TasksMax=%llu\n", (unsigned long long) c->tasks_max);
+        r = format_devices(f, c, source);
+        if (r < 0) {
+                (void) fclose(f);
+                return r;
+        }
 
         if (fclose(f) != 0)
                 return log_oom();

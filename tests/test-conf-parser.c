@@ -23,6 +23,7 @@ typedef struct Drive {
         char *path;
         bool read_only;
         uint32_t weight; /* 0: not set */
+        unsigned line;   /* of its header, as open() was told */
 } Drive;
 
 typedef struct TestConf {
@@ -38,7 +39,7 @@ typedef struct TestConf {
 
 #define MAX_DRIVES 4
 
-static int drive_open(void *userdata, unsigned index, char *reason, void **ret_instance) {
+static int drive_open(void *userdata, unsigned index, unsigned line, char *reason, void **ret_instance) {
         TestConf *t = userdata;
         Drive *d;
 
@@ -51,7 +52,7 @@ static int drive_open(void *userdata, unsigned index, char *reason, void **ret_i
         if (!d)
                 return -ENOMEM;
         t->drives = d;
-        d[t->n_drives] = (Drive) {};
+        d[t->n_drives] = (Drive) { .line = line };
         *ret_instance = &d[t->n_drives++];
         return 0;
 }
@@ -182,6 +183,8 @@ static void test_valid(void **state) {
         assert_string_equal(t.mode, "caf\xc3\xa9 \xe2\x82\xac \xf0\x9f\x98\x80=x");
         assert_int_equal(t.n_drives, 3);
         assert_string_equal(t.drives[0].path, "/a");
+        assert_int_equal(t.drives[0].line, 11);
+        assert_int_equal(t.drives[2].line, 16);
         assert_false(t.drives[0].read_only);
         assert_string_equal(t.drives[1].path, "/b");
         assert_true(t.drives[1].read_only);
@@ -481,7 +484,7 @@ static void test_error_cap(void **state) {
         check_log(text, expected);
 }
 
-static int open_enomem(void *userdata, unsigned index, char *reason, void **ret_instance) {
+static int open_enomem(void *userdata, unsigned index, unsigned line, char *reason, void **ret_instance) {
         return -ENOMEM;
 }
 

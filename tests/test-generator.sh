@@ -113,6 +113,12 @@ mkdir "$nl" "$WORK/nl-out"
 cp "$DATA/configs/db.conf" "$nl/"
 expect 0 'cannot be written into a unit file' env SDVM_CONFIG_DIR="$nl" "$GENERATOR" "$WORK/nl-out"
 [[ -z $(find "$WORK/nl-out" -mindepth 1) ]] || fail "newline in the config path: wrote a unit"
+# A [Disk] path that systemd's OpenFile= would refuse (a component longer than NAME_MAX): no unit.
+mkdir "$WORK/long" "$WORK/long-out"
+printf '[Boot]\nKernel=/k\n[Disk]\nPath=/srv/%s\n' "$(printf 'x%.0s' {1..256})" >"$WORK/long/long.conf"
+expect 0 "long.conf:3: \[Disk\] Path=/srv/x+: a path component is longer than 255 bytes" \
+        env SDVM_CONFIG_DIR="$WORK/long" "$GENERATOR" "$WORK/long-out"
+[[ -z $(find "$WORK/long-out" -mindepth 1) ]] || fail "overlong [Disk] path: wrote a unit"
 echo "ok: command line and edge cases"
 
 # --- Run by systemd ($SYSTEMD_SCOPE=system): errors go to /dev/kmsg, as LOG_ERR with "name[pid]:" -------

@@ -464,6 +464,183 @@ static void test_memory_max(void **state) {
         }
 }
 
+static void test_disks(void **state) {
+        _cleanup_(vm_config_freep) VmConfig *c = NULL, *d = NULL;
+        _cleanup_free_ char *log = NULL;
+        VmConfig *e;
+
+        c = check_ok(BOOT
+                     "[Disk]\n"                               /* line 3 */
+                     "Path=/var/lib/vms/web/root.img\n"
+                     "[Disk]\n"                               /* line 5 */
+                     "Path=/dev/vg0/data\n"
+                     "ReadOnly=yes\n"
+                     "Serial=data disk #1~\n"
+                     "[Disk]\n"
+                     "Path=/srv/img:with:colons%and%percent\n");
+        assert_int_equal(c->n_disks, 3);
+        assert_string_equal(c->disks[0].path, "/var/lib/vms/web/root.img");
+        assert_false(c->disks[0].read_only);
+        assert_string_equal(c->disks[0].serial, "sdvm-web-0");
+        assert_int_equal(c->disks[0].line, 3);
+        assert_string_equal(c->disks[1].path, "/dev/vg0/data");
+        assert_true(c->disks[1].read_only);
+        assert_string_equal(c->disks[1].serial, "data disk #1~");
+        assert_int_equal(c->disks[1].line, 5);
+        assert_string_equal(c->disks[2].serial, "sdvm-web-2");
+        assert_int_equal(c->n_networks, 0);
+        assert_null(c->networks);
+
+        /* The default serial keeps its index and fits in 20 bytes by shortening the name. */
+        assert_int_equal(vm_config_parse(BOOT "[Disk]\nPath=/a\n", strlen(BOOT "[Disk]\nPath=/a\n"), PATH,
+                                         "a-very-long-vm-name.example", &d), 0);
+        assert_int_equal(d->n_disks, 1);
+        assert_string_equal(d->disks[0].serial, "sdvm-a-very-long-v-0");
+
+        /* Sixteen disks: the last one's serial has two digits. */
+        {
+                char text[2048];
+                size_t n = (size_t) snprintf(text, sizeof text, "%s", BOOT);
+
+                for (unsigned i = 0; i < VM_DISKS_MAX; i++)
+                        n += (size_t) snprintf(text + n, sizeof text - n, "[Disk]\nPath=/d%u\n", i);
+                assert_int_equal(vm_config_parse(text, n, PATH, "abcdefghijklmnopqrstuvwxyz", &e), 0);
+                assert_int_equal(e->n_disks, VM_DISKS_MAX);
+                assert_string_equal(e->disks[15].serial, "sdvm-abcdefghijkl-15");
+                assert_string_equal(e->disks[9].serial, "sdvm-abcdefghijklm-9");
+                vm_config_free(e);
+
+                /* One more is an error, and so is every one after it. */
+                n += (size_t) snprintf(text + n, sizeof text - n, "[Disk]\nPath=/x\n[Disk]\nPath=/y\n");
+                assert_int_equal(parse(text, &e, &log), -EINVAL);
+                assert_null(e);
+                assert_string_equal(log, PATH ":35: [Disk] too many disks, at most 16\n"
+                                         PATH ":37: [Disk] too many disks, at most 16\n");
+        }
+}
+
+static void test_disk_errors(void **state) {
+        check_error(BOOT "[Disk]\nReadOnly=yes\n", PATH ":3: [Disk] Path= is required but not set\n");
+        check_error(BOOT "[Disk]\nPath=root.img\n", PATH ":4: [Disk] Path=root.img: not an absolute path\n");
+        check_error(BOOT "[Disk]\nPath=/a/../b\n",
+                    PATH ":4: [Disk] Path=/a/../b: not a normalized path to a file (no '.' or '..' components, "
+                    "no '//', no trailing '/')\n");
+        check_error(BOOT "[Disk]\nPath=/a\nReadOnly=maybe\n",
+                    PATH ":5: [Disk] ReadOnly=maybe: invalid boolean, expected yes or no\n");
+        check_error(BOOT "[Disk]\nPath=/a\nSerial=\n", PATH ":5: [Disk] Serial=: must be 1 to 20 bytes long\n");
+        check_error(BOOT "[Disk]\nPath=/a\nSerial=123456789012345678901\n",
+                    PATH ":5: [Disk] Serial=123456789012345678901: must be 1 to 20 bytes long\n");
+        check_error(BOOT "[Disk]\nPath=/a\nSerial=caf\xc3\xa9\n",
+                    PATH ":5: [Disk] Serial=caf\xc3\xa9: must be printable ASCII\n");
+        check_error(BOOT "[Disk]\nPath=/a\nPath=/b\n", PATH ":5: [Disk] duplicate key Path=, already set on line 4\n");
+        check_error(BOOT "[Disk]\nPath=/a\nNetwork=x\n", PATH ":5: [Disk] unknown key 'Network'\n");
+        /* Duplicates across sections, reported at the later one's header. */
+        check_error(BOOT "[Disk]\nPath=/a\n[Disk]\nPath=/b\n[Disk]\nPath=/a\nReadOnly=yes\n",
+                    PATH ":7: [Disk] #3: Path=/a is already used by [Disk] #1 on line 3\n");
+        check_error(BOOT "[Disk]\nPath=/a\n[Disk]\nPath=/b\nSerial=sdvm-web-0\n",
+                    PATH ":5: [Disk] #2: Serial=sdvm-web-0 is already used by [Disk] #1 on line 3\n");
+        check_error(BOOT "[Disk]\nPath=/a\nSerial=x\n[Disk]\nPath=/b\nSerial=x\n",
+                    PATH ":6: [Disk] #2: Serial=x is already used by [Disk] #1 on line 3\n");
+}
+
+static void test_networks(void **state) {
+        _cleanup_(vm_config_freep) VmConfig *c = NULL, *d = NULL, *e = NULL;
+        uint8_t mac[6], mac2[6];
+
+        c = check_ok(BOOT
+                     "[Network]\n"                            /* line 3 */
+                     "[Network]\n"
+                     "Tap=tap-web.1\n"
+                     "Bridge=br0\n"
+                     "MACAddress=02:AB:cd:00:00:01\n");
+        assert_int_equal(c->n_networks, 2);
+        assert_string_equal(c->networks[0].tap, "vm-web-0");
+        assert_null(c->networks[0].bridge);
+        assert_memory_equal(c->networks[0].mac, ((uint8_t[]) { 0x52, 0x54, 0x00, 0x50, 0xc1, 0x33 }), 6);
+        assert_int_equal(c->networks[0].line, 3);
+        assert_string_equal(c->networks[1].tap, "tap-web.1");
+        assert_string_equal(c->networks[1].bridge, "br0");
+        assert_memory_equal(c->networks[1].mac, ((uint8_t[]) { 0x02, 0xab, 0xcd, 0x00, 0x00, 0x01 }), 6);
+        assert_int_equal(c->networks[1].line, 4);
+
+        /* The default MAC: stable (these bytes must never change), per name and index. */
+        vm_config_default_mac("web", 1, mac);
+        assert_memory_equal(mac, ((uint8_t[]) { 0x52, 0x54, 0x00, 0x1b, 0x04, 0xa2 }), 6);
+        vm_config_default_mac("web", 0, mac2);
+        assert_memory_not_equal(mac, mac2, 6);
+        vm_config_default_mac("wec", 0, mac);
+        assert_memory_not_equal(mac, mac2, 6);
+
+        /* A long name: the hashed tap name, 15 characters, and different for each index. */
+        assert_int_equal(vm_config_parse(BOOT "[Network]\n[Network]\n", strlen(BOOT "[Network]\n[Network]\n"),
+                                         PATH, "verylongname", &d), 0);
+        assert_string_equal(d->networks[0].tap, "vm-veryl948e4-0");
+        assert_string_equal(d->networks[1].tap, "vm-verylf0575-1");
+        assert_int_equal(strlen(d->networks[1].tap), 15);
+        /* Nine characters still fit as they are. */
+        assert_int_equal(vm_config_parse(BOOT "[Network]\n", strlen(BOOT "[Network]\n"), PATH, "ninechars", &e),
+                         0);
+        assert_string_equal(e->networks[0].tap, "vm-ninechars-0");
+}
+
+static void test_network_errors(void **state) {
+        char text[1024];
+        size_t n;
+
+        check_error(BOOT "[Network]\nTap=\n",
+                    PATH ":4: [Network] Tap=: not a valid interface name: must be 1 to 15 bytes long\n");
+        check_error(BOOT "[Network]\nTap=0123456789abcdef\n",
+                    PATH ":4: [Network] Tap=0123456789abcdef: not a valid interface name: must be 1 to 15 bytes "
+                    "long\n");
+        check_error(BOOT "[Network]\nTap=tap%d\n",
+                    PATH ":4: [Network] Tap=tap%d: not a valid interface name: must not be '.' or '..', or "
+                    "contain '/', ':', '%' or whitespace\n");
+        check_error(BOOT "[Network]\nBridge=..\n",
+                    PATH ":4: [Network] Bridge=..: not a valid interface name: must not be '.' or '..', or "
+                    "contain '/', ':', '%' or whitespace\n");
+        check_error(BOOT "[Network]\nBridge=br 0\n",
+                    PATH ":4: [Network] Bridge=br 0: not a valid interface name: must not be '.' or '..', or "
+                    "contain '/', ':', '%' or whitespace\n");
+        check_error(BOOT "[Network]\nBridge=br:0\n",
+                    PATH ":4: [Network] Bridge=br:0: not a valid interface name: must not be '.' or '..', or "
+                    "contain '/', ':', '%' or whitespace\n");
+        check_error(BOOT "[Network]\nTap=t\xc3\xa4p\n",
+                    PATH ":4: [Network] Tap=t\xc3\xa4p: not a valid interface name: must be ASCII\n");
+        check_error(BOOT "[Network]\nMACAddress=01:00:5e:00:00:01\n",
+                    PATH ":4: [Network] MACAddress=01:00:5e:00:00:01: a multicast address, expected a unicast "
+                    "one\n");
+        check_error(BOOT "[Network]\nMACAddress=00:00:00:00:00:00\n",
+                    PATH ":4: [Network] MACAddress=00:00:00:00:00:00: the all-zero address is not a valid MAC "
+                    "address\n");
+        for (size_t i = 0; i < 6; i++) {
+                static const char *const bad[] = {
+                        "52:54:00:12:34", "52:54:00:12:34:5", "52-54-00-12-34-56", "52:54:00:12:34:567",
+                        "52:54:00:12:34:5g", "5254.0012.3456",
+                };
+                char expected[512];
+
+                snprintf(text, sizeof text, BOOT "[Network]\nMACAddress=%s\n", bad[i]);
+                snprintf(expected, sizeof expected,
+                         PATH ":4: [Network] MACAddress=%s: invalid MAC address, expected six hex octets separated "
+                         "by ':', e.g. 52:54:00:12:34:56\n", bad[i]);
+                check_error(text, expected);
+        }
+        check_error(BOOT "[Network]\nTap=t0\nBridge=t0\n", PATH ":3: [Network] #1: Bridge=t0 names the tap itself\n");
+        check_error(BOOT "[Network]\nTap=vm-web-1\n[Network]\n",
+                    PATH ":5: [Network] #2: Tap=vm-web-1 is already used by [Network] #1 on line 3\n");
+        check_error(BOOT "[Network]\nMACAddress=52:54:00:1b:04:a2\n[Network]\n",
+                    PATH ":5: [Network] #2: MACAddress=52:54:00:1b:04:a2 is already used by [Network] #1 on "
+                    "line 3\n");
+        check_error(BOOT "[Network]\nMACAddress=02:00:00:00:00:01\n[Network]\nMACAddress=02:00:00:00:00:01\n",
+                    PATH ":5: [Network] #2: MACAddress=02:00:00:00:00:01 is already used by [Network] #1 on "
+                    "line 3\n");
+
+        n = (size_t) snprintf(text, sizeof text, "%s", BOOT);
+        for (unsigned i = 0; i <= VM_NETWORKS_MAX; i++)
+                n += (size_t) snprintf(text + n, sizeof text - n, "[Network]\n");
+        check_error(text, PATH ":11: [Network] too many networks, at most 8\n");
+}
+
 static void test_errors(void **state) {
         check_error("[VM]\nMemroy=1G\n" BOOT,
                     PATH ":2: [VM] unknown key 'Memroy', did you mean 'Memory'?\n");
@@ -474,7 +651,7 @@ static void test_errors(void **state) {
         check_error("[Boots]\nKernel=/k\n",
                     PATH ":1: unknown section [Boots], did you mean [Boot]?\n" PATH
                     ": [Boot] Kernel= is required but not set (there is no [Boot] section)\n");
-        check_error("[Disk]\nPath=/x\n" BOOT, PATH ":1: unknown section [Disk]\n");
+        check_error("[Disks]\nPath=/x\n" BOOT, PATH ":1: unknown section [Disks], did you mean [Disk]?\n");
         check_error("CPUs=2\n" BOOT,
                     PATH ":1: CPUs=2: assignment outside of any section, expected a [Section] header first\n");
         check_error("[VM]\nCPUs 2\n" BOOT,
@@ -661,6 +838,10 @@ int main(void) {
                 cmocka_unit_test(test_allowed_cpus),
                 cmocka_unit_test(test_allowed_cpus_long),
                 cmocka_unit_test(test_memory_max),
+                cmocka_unit_test(test_disks),
+                cmocka_unit_test(test_disk_errors),
+                cmocka_unit_test(test_networks),
+                cmocka_unit_test(test_network_errors),
                 cmocka_unit_test(test_errors),
                 cmocka_unit_test(test_many_errors),
                 cmocka_unit_test(test_names),

@@ -310,7 +310,7 @@ static int parse_header(ConfParser *p, unsigned line, char *l) {
 
         instance = p->userdata;
         if (s->open) {
-                r = s->open(p->userdata, p->n_instances[i], reason, &instance);
+                r = s->open(p->userdata, p->n_instances[i], line, reason, &instance);
                 if (r == -EINVAL || r == -ERANGE) {
                         conf_error(p, line, s->name, "%s", reason[0] ? reason : "section not allowed here");
                         return 0;

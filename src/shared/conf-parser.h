@@ -43,12 +43,13 @@ typedef struct ConfSection {
         bool repeatable;     /* may appear more than once, each header starting a new instance */
 
         /* Called at each header of this section: returns where this instance's values live (the keys'
-         * offsets are relative to it). index counts the instances of this section from 0. The pointer
+         * offsets are relative to it). index counts the instances of this section from 0; line is the
+         * header's, for the instance to keep for later messages. The pointer
          * must stay valid only until the next open() or the end of the parse, so appending to an array
          * with realloc() is fine. -EINVAL or -ERANGE with a reason refuses the instance ("at most 16
          * disks"): reported, and its keys ignored; another negative errno aborts the parse. NULL: the
          * values live in the userdata itself. */
-        int (*open)(void *userdata, unsigned index, char *reason, void **ret_instance);
+        int (*open)(void *userdata, unsigned index, unsigned line, char *reason, void **ret_instance);
 
         /* Called when an instance without errors ends, to check its keys together (say, two keys that
          * exclude each other). Returns -EINVAL with a reason, which is reported against the line of the

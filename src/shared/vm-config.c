@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 #include <assert.h>
 #include <errno.h>
+#include <net/if.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -219,6 +220,281 @@ static int parse_allowed_cpus(const ConfKey *key, const char *value, void *data,
         return 0;
 }
 
+/* [Disk] and [Network]: repeatable sections, one array element per header. Each instance gets its
+ * defaults and is checked against the ones before it in verify(), when it ends. Messages number them
+ * from 1 in file order ("[Disk] #2"); the names derived from them (the fd name diskN, the default
+ * serial and tap) count from 0, as the guest's devices do. */
+
+/* The name that derived defaults are made from when the config has none (vm_config_parse() without a
+ * name, as in tests). */
+static const char *name_or_default(const VmConfig *c) {
+        return c->name ?: "vm";
+}
+
+/* FNV-1a, 64 bits, over the VM name, a NUL and the index (4 bytes, little endian). The default MACs
+ * and hashed tap names come from it: changing it changes guests' MACs, so it must stay as it is. */
+static uint64_t name_index_hash(const char *name, unsigned index) {
+        uint64_t h = UINT64_C(0xcbf29ce484222325);
+
+        for (const char *p = name;; p++) {
+                h = (h ^ (uint8_t) *p) * UINT64_C(0x100000001b3);
+                if (!*p)
+                        break;
+        }
+        for (unsigned i = 0; i < 4; i++)
+                h = (h ^ ((index >> (8 * i)) & 0xff)) * UINT64_C(0x100000001b3);
+        return h;
+}
+
+void vm_config_default_mac(const char *name, unsigned index, uint8_t ret[static 6]) {
+        uint64_t h = name_index_hash(name, index);
+
+        /* 52:54:00 is the locally administered, unicast prefix that QEMU and libvirt use too. */
+        ret[0] = 0x52;
+        ret[1] = 0x54;
+        ret[2] = 0x00;
+        ret[3] = (uint8_t) (h >> 16);
+        ret[4] = (uint8_t) (h >> 8);
+        ret[5] = (uint8_t) h;
+}
+
+/* "sdvm-NAME-N", cut to VIRTIO_BLK_ID_BYTES by shortening NAME, so that N (which tells a VM's disks
+ * apart) always survives. */
+static int default_serial(const char *name, unsigned index, char **ret) {
+        char suffix[16];
+        int n, keep;
+
+        n = snprintf(suffix, sizeof suffix, "-%u", index);
+        keep = VM_DISK_SERIAL_MAX - (int) strlen("sdvm-") - n;
+        if (asprintf(ret, "sdvm-%.*s%s", keep, name, suffix) < 0)
+                return -ENOMEM;
+        return 0;
+}
+
+/* "vm-NAME-N" when NAME has at most 9 characters (at most 14 in all); otherwise "vm-" the first 5
+ * characters of NAME, 5 hex digits of a hash of name and index, "-N": always 15 characters, so the two
+ * forms never collide, and within IFNAMSIZ - 1. VM names are valid interface name characters. */
+static int default_tap(const char *name, unsigned index, char **ret) {
+        int r;
+
+        assert(index < 10);
+        if (strlen(name) <= 9)
+                r = asprintf(ret, "vm-%s-%u", name, index);
+        else
+                r = asprintf(ret, "vm-%.5s%05x-%u", name, (unsigned) (name_index_hash(name, index) & 0xfffff),
+                             index);
+        return r < 0 ? -ENOMEM : 0;
+}
+
+/* Serial=: what the guest sees as the disk's ID (/dev/disk/by-id/virtio-SERIAL). */
+static int parse_serial(const ConfKey *key, const char *value, void *data, char *reason) {
+        size_t n = strlen(value);
+
+        if (n == 0 || n > VM_DISK_SERIAL_MAX) {
+                (void) snprintf(reason, CONF_REASON_MAX, "must be 1 to %d bytes long", VM_DISK_SERIAL_MAX);
+                return -ERANGE;
+        }
+        for (size_t i = 0; i < n; i++)
+                if (value[i] < 0x20 || value[i] > 0x7e) {
+                        (void) snprintf(reason, CONF_REASON_MAX, "must be printable ASCII");
+                        return -EINVAL;
+                }
+        return conf_parse_string(key, value, data, reason);
+}
+
+/* Tap= and Bridge=: an interface name the kernel accepts (1..15 bytes, not "." or "..", no '/', ':' or
+ * whitespace), further limited to printable ASCII, and without '%', which TUNSETIFF would take as a
+ * template for a name of its own choosing ("tap%d"). */
+static int parse_ifname(const ConfKey *key, const char *value, void *data, char *reason) {
+        size_t n = strlen(value);
+
+        if (n == 0 || n >= IFNAMSIZ) {
+                (void) snprintf(reason, CONF_REASON_MAX, "not a valid interface name: must be 1 to %d bytes long",
+                                IFNAMSIZ - 1);
+                return -ERANGE;
+        }
+        if (strcmp(value, ".") == 0 || strcmp(value, "..") == 0 || strcspn(value, "/:% \t") != n) {
+                (void) snprintf(reason, CONF_REASON_MAX,
+                                "not a valid interface name: must not be '.' or '..', or contain '/', ':', '%%' "
+                                "or whitespace");
+                return -EINVAL;
+        }
+        for (size_t i = 0; i < n; i++)
+                if (value[i] < 0x21 || value[i] > 0x7e) {
+                        (void) snprintf(reason, CONF_REASON_MAX, "not a valid interface name: must be ASCII");
+                        return -EINVAL;
+                }
+        return conf_parse_string(key, value, data, reason);
+}
+
+static int hex_digit(char ch) {
+        if (ch >= '0' && ch <= '9')
+                return ch - '0';
+        if (ch >= 'a' && ch <= 'f')
+                return ch - 'a' + 10;
+        if (ch >= 'A' && ch <= 'F')
+                return ch - 'A' + 10;
+        return -1;
+}
+
+/* MACAddress=: six octets of two hex digits each, separated by ':'; a unicast address, not all zeros
+ * (which the instance uses for "not set"). */
+static int parse_mac(const ConfKey *key, const char *value, void *data, char *reason) {
+        uint8_t mac[6];
+
+        if (strlen(value) != 17)
+                goto invalid;
+        for (size_t i = 0; i < 6; i++) {
+                int hi = hex_digit(value[3 * i]), lo = hex_digit(value[3 * i + 1]);
+
+                if (hi < 0 || lo < 0 || (i < 5 && value[3 * i + 2] != ':'))
+                        goto invalid;
+                mac[i] = (uint8_t) (hi << 4 | lo);
+        }
+        if (mac[0] & 1) {
+                (void) snprintf(reason, CONF_REASON_MAX, "a multicast address, expected a unicast one");
+                return -EINVAL;
+        }
+        if (!(mac[0] | mac[1] | mac[2] | mac[3] | mac[4] | mac[5])) {
+                (void) snprintf(reason, CONF_REASON_MAX, "the all-zero address is not a valid MAC address");
+                return -EINVAL;
+        }
+        memcpy(data, mac, sizeof mac);
+        return 0;
+
+invalid:
+        (void) snprintf(reason, CONF_REASON_MAX,
+                        "invalid MAC address, expected six hex octets separated by ':', e.g. 52:54:00:12:34:56");
+        return -EINVAL;
+}
+
+static int disk_section_open(void *userdata, unsigned index, unsigned line, char *reason, void **ret_instance) {
+        VmConfig *c = userdata;
+        VmDisk *d;
+
+        if (index >= VM_DISKS_MAX) {
+                (void) snprintf(reason, CONF_REASON_MAX, "too many disks, at most %d", VM_DISKS_MAX);
+                return -ERANGE;
+        }
+        d = reallocarray(c->disks, c->n_disks + 1, sizeof *d);
+        if (!d)
+                return -ENOMEM;
+        c->disks = d;
+        d[c->n_disks] = (VmDisk) { .line = line };
+        *ret_instance = &d[c->n_disks++];
+        return 0;
+}
+
+static int disk_verify(void *userdata, void *instance, char *reason) {
+        VmConfig *c = userdata;
+        VmDisk *d = instance;
+        size_t i = (size_t) (d - c->disks);
+
+        if (!d->serial && default_serial(name_or_default(c), (unsigned) i, &d->serial) < 0)
+                return -ENOMEM;
+
+        for (size_t j = 0; j < i; j++) {
+                const VmDisk *o = c->disks + j;
+
+                if (o->path && strcmp(o->path, d->path) == 0) {
+                        (void) snprintf(reason, CONF_REASON_MAX,
+                                        "#%zu: Path=%s is already used by [Disk] #%zu on line %u", i + 1,
+                                        d->path, j + 1, o->line);
+                        return -EINVAL;
+                }
+                if (o->serial && strcmp(o->serial, d->serial) == 0) {
+                        (void) snprintf(reason, CONF_REASON_MAX,
+                                        "#%zu: Serial=%s is already used by [Disk] #%zu on line %u", i + 1,
+                                        d->serial, j + 1, o->line);
+                        return -EINVAL;
+                }
+        }
+        return 0;
+}
+
+static int network_section_open(void *userdata, unsigned index, unsigned line, char *reason, void **ret_instance) {
+        VmConfig *c = userdata;
+        VmNetwork *n;
+
+        if (index >= VM_NETWORKS_MAX) {
+                (void) snprintf(reason, CONF_REASON_MAX, "too many networks, at most %d", VM_NETWORKS_MAX);
+                return -ERANGE;
+        }
+        n = reallocarray(c->networks, c->n_networks + 1, sizeof *n);
+        if (!n)
+                return -ENOMEM;
+        c->networks = n;
+        n[c->n_networks] = (VmNetwork) { .line = line };
+        *ret_instance = &n[c->n_networks++];
+        return 0;
+}
+
+static bool mac_is_set(const uint8_t mac[static 6]) {
+        return mac[0] | mac[1] | mac[2] | mac[3] | mac[4] | mac[5];
+}
+
+static int network_verify(void *userdata, void *instance, char *reason) {
+        VmConfig *c = userdata;
+        VmNetwork *n = instance;
+        size_t i = (size_t) (n - c->networks);
+
+        if (!n->tap && default_tap(name_or_default(c), (unsigned) i, &n->tap) < 0)
+                return -ENOMEM;
+        if (!mac_is_set(n->mac))
+                vm_config_default_mac(name_or_default(c), (unsigned) i, n->mac);
+
+        if (n->bridge && strcmp(n->bridge, n->tap) == 0) {
+                (void) snprintf(reason, CONF_REASON_MAX, "#%zu: Bridge=%s names the tap itself", i + 1,
+                                n->bridge);
+                return -EINVAL;
+        }
+        for (size_t j = 0; j < i; j++) {
+                const VmNetwork *o = c->networks + j;
+
+                if (o->tap && strcmp(o->tap, n->tap) == 0) {
+                        (void) snprintf(reason, CONF_REASON_MAX,
+                                        "#%zu: Tap=%s is already used by [Network] #%zu on line %u", i + 1,
+                                        n->tap, j + 1, o->line);
+                        return -EINVAL;
+                }
+                if (memcmp(o->mac, n->mac, sizeof n->mac) == 0) {
+                        (void) snprintf(reason, CONF_REASON_MAX,
+                                        "#%zu: MACAddress=%02x:%02x:%02x:%02x:%02x:%02x is already used by "
+                                        "[Network] #%zu on line %u", i + 1, n->mac[0], n->mac[1], n->mac[2],
+                                        n->mac[3], n->mac[4], n->mac[5], j + 1, o->line);
+                        return -EINVAL;
+                }
+        }
+        return 0;
+}
+
+static const ConfKey disk_keys[] = {
+        { .name = "Path", .parse = conf_parse_path, .offset = offsetof(VmDisk, path), .required = true },
+        { .name = "ReadOnly", .parse = conf_parse_bool, .offset = offsetof(VmDisk, read_only) },
+        { .name = "Serial", .parse = parse_serial, .offset = offsetof(VmDisk, serial) },
+        {},
+};
+
+static const ConfKey network_keys[] = {
+        { .name = "Tap", .parse = parse_ifname, .offset = offsetof(VmNetwork, tap) },
+        { .name = "Bridge", .parse = parse_ifname, .offset = offsetof(VmNetwork, bridge) },
+        { .name = "MACAddress", .parse = parse_mac, .offset = offsetof(VmNetwork, mac) },
+        {},
+};
+
+static void devices_free(VmConfig *c) {
+        for (size_t i = 0; i < c->n_disks; i++) {
+                free(c->disks[i].path);
+                free(c->disks[i].serial);
+        }
+        free(c->disks);
+        for (size_t i = 0; i < c->n_networks; i++) {
+                free(c->networks[i].tap);
+                free(c->networks[i].bridge);
+        }
+        free(c->networks);
+}
+
 static const ConfKey vm_keys[] = {
         { .name = "Description", .parse = parse_description, .offset = offsetof(VmConfig, description),
           .max = VM_DESCRIPTION_MAX },
@@ -257,12 +533,16 @@ static const ConfSection vm_sections[] = {
         { .name = "VM", .keys = vm_keys },
         { .name = "Boot", .keys = boot_keys },
         { .name = "Resources", .keys = resources_keys },
+        { .name = "Disk", .keys = disk_keys, .repeatable = true, .open = disk_section_open, .verify = disk_verify },
+        { .name = "Network", .keys = network_keys, .repeatable = true, .open = network_section_open,
+          .verify = network_verify },
         {},
 };
 
 VmConfig *vm_config_free(VmConfig *c) {
         if (!c)
                 return NULL;
+        devices_free(c);
         free(c->name);
         free(c->path);
         free(c->description);

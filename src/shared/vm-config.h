@@ -22,11 +22,16 @@
  *         [Disk]                      repeatable, up to VM_DISKS_MAX; in guest order (vda, vdb, ...)
  *         Path=/var/lib/vms/NAME/root.img   required, absolute: a raw image or a block device
  *         ReadOnly=no
- *         Serial=ID                   at most 20 bytes (virtio-blk's ID), default "sdvm-NAME-N"
+ *         Serial=ID                   1..20 bytes of printable ASCII (virtio-blk's ID), default
+ *                                     "sdvm-NAME-N", NAME shortened to fit
  *         [Network]                   repeatable, up to VM_NETWORKS_MAX
- *         Tap=NAME                    an existing tap, or created if vmm may; default vm-NAME-N
+ *         Tap=NAME                    an existing tap, or created if vmm may; default vm-NAME-N, or for a
+ *                                     NAME of more than 9 characters vm-PREFIXHASH-N (15 characters)
  *         Bridge=br0                  optional: attach the tap to this bridge
- *         MACAddress=52:54:00:..      default derived from the VM name and index (vm_config_default_mac())
+ *         MACAddress=52:54:00:..      unicast, not all zeros; default derived from the VM name and index
+ *                                     (vm_config_default_mac())
+ * N is the 0-based index of the section among those of its kind. Two disks with one Path= or Serial=,
+ * two networks with one Tap= or MACAddress= are errors. Without a VM name, "vm" stands in for NAME.
  */
 
 #include <stdbool.h>

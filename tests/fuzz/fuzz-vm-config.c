@@ -1,10 +1,23 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
+#include <net/if.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "fuzz.h"
 #include "log.h"
 #include "vm-config.h"
+
+/* What TUNSETIFF and SIOCBRADDIF can take as they are: 1..15 bytes of ASCII, no '/', ':', '%' or space. */
+static bool ifname_ok(const char *s) {
+        size_t n = strlen(s);
+
+        if (n == 0 || n >= IFNAMSIZ || strcmp(s, ".") == 0 || strcmp(s, "..") == 0)
+                return false;
+        for (size_t i = 0; i < n; i++)
+                if (s[i] <= 0x20 || s[i] > 0x7e || strchr("/:%", s[i]))
+                        return false;
+        return true;
+}
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
         _cleanup_(vm_config_freep) VmConfig *c = NULL;
@@ -38,6 +51,39 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
                                                                     strlen(c->allowed_cpus))) ||
             (c->description && c->description[0] && c->description[strlen(c->description) - 1] == '\\'))
                 abort();
+        if (c->n_disks > VM_DISKS_MAX || c->n_networks > VM_NETWORKS_MAX || (c->n_disks > 0) != !!c->disks ||
+            (c->n_networks > 0) != !!c->networks)
+                abort();
+        for (size_t i = 0; i < c->n_disks; i++) {
+                const VmDisk *d = c->disks + i;
+                size_t n;
+
+                if (!d->path || d->path[0] != '/' || !d->serial || d->line == 0)
+                        abort();
+                n = strlen(d->serial);
+                if (n == 0 || n > VM_DISK_SERIAL_MAX)
+                        abort();
+                for (size_t k = 0; k < n; k++)
+                        if (d->serial[k] < 0x20 || d->serial[k] > 0x7e)
+                                abort();
+                for (size_t j = 0; j < i; j++)
+                        if (strcmp(d->path, c->disks[j].path) == 0 || strcmp(d->serial, c->disks[j].serial) == 0 ||
+                            d->line <= c->disks[j].line)
+                                abort();
+        }
+        for (size_t i = 0; i < c->n_networks; i++) {
+                const VmNetwork *w = c->networks + i;
+
+                if (!w->tap || !ifname_ok(w->tap) || (w->bridge && (!ifname_ok(w->bridge) ||
+                                                                     strcmp(w->bridge, w->tap) == 0)) ||
+                    (w->mac[0] & 1) || !(w->mac[0] | w->mac[1] | w->mac[2] | w->mac[3] | w->mac[4] | w->mac[5]) ||
+                    w->line == 0)
+                        abort();
+                for (size_t j = 0; j < i; j++)
+                        if (strcmp(w->tap, c->networks[j].tap) == 0 ||
+                            memcmp(w->mac, c->networks[j].mac, sizeof w->mac) == 0 || w->line <= c->networks[j].line)
+                                abort();
+        }
         max = vm_config_memory_max(c, &high);
         if (!(c->memory < high && high < max))
                 abort();
