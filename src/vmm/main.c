@@ -9,6 +9,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <fcntl.h>
+#include <linux/capability.h>
+#include <sys/prctl.h>
+#include <sys/syscall.h>
 #include <systemd/sd-daemon.h>
 #include <systemd/sd-event.h>
 #include <termios.h>
@@ -213,6 +216,44 @@ static size_t console_input(void *userdata, const uint8_t *buf, size_t n) {
         return machine_console_input(userdata, buf, n);
 }
 
+/* The fds systemd opened for the [Disk]s (OpenFile=PATH:diskN), so that images root owns work for a
+ * DynamicUser= service. A disk without one (run by hand, or OpenFile=...:graceful could not open it)
+ * stays -EBADF, and its path is opened here, which also yields the precise error. */
+static void collect_disk_fds(const VmConfig *config, int fds[static VM_DISKS_MAX]) {
+        char **names = NULL;
+        int n;
+
+        for (size_t i = 0; i < VM_DISKS_MAX; i++)
+                fds[i] = -EBADF;
+        n = sd_listen_fds_with_names(/* unset_environment= */ 0, &names);
+        for (int i = 0; i < n; i++) {
+                unsigned idx;
+                char end;
+                if (names && names[i] && sscanf(names[i], "disk%u%c", &idx, &end) == 1 && idx < config->n_disks &&
+                    fds[idx] < 0)
+                        fds[idx] = SD_LISTEN_FDS_START + i;
+        }
+        for (int i = 0; names && names[i]; i++)
+                free(names[i]);
+        free(names);
+}
+
+/* Once the devices exist, nothing vmm does needs a privilege: drop them all, ambient and bounding set
+ * included, before guest code runs. (Under vm@.service only VMs with [Network] have one,
+ * CAP_NET_ADMIN for their taps; by hand as root, all of them.) */
+static int drop_capabilities(void) {
+        struct __user_cap_header_struct h = { .version = _LINUX_CAPABILITY_VERSION_3 };
+        struct __user_cap_data_struct data[_LINUX_CAPABILITY_U32S_3] = {};
+
+        (void) prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0);
+        for (unsigned long c = 0; c < 64; c++)
+                if (prctl(PR_CAPBSET_DROP, c, 0, 0, 0) < 0 && errno == EINVAL)
+                        break; /* past the last capability this kernel knows */
+        if (syscall(SYS_capset, &h, data) < 0)
+                return log_error_errno(errno, "Failed to drop capabilities: %m");
+        return 0;
+}
+
 /* The listening socket systemd passes as "console" (vm-console@.socket, FileDescriptorName=console).
  * Other passed fds are left alone. */
 static int adopt_console_socket(Context *ctx) {
@@ -369,7 +410,14 @@ static int run(int argc, char *argv[]) {
         r = vm_new(&(VmParams) { .n_vcpus = config->cpus, .memory = config->memory, .start_usec = start }, &vm);
         if (r < 0)
                 return VMM_EXIT_FAILURE;
-        r = machine_new(vm, config, &machine);
+        int disk_fds[VM_DISKS_MAX];
+        collect_disk_fds(config, disk_fds);
+        r = machine_new(vm, config, disk_fds, &machine);
+        for (size_t i = 0; i < VM_DISKS_MAX; i++)
+                safe_close(disk_fds[i]);
+        if (r < 0)
+                return VMM_EXIT_FAILURE;
+        r = drop_capabilities();
         if (r < 0)
                 return VMM_EXIT_FAILURE;
 

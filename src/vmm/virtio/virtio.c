@@ -87,6 +87,8 @@ static void *io_thread(void *userdata) {
                                 VirtioWatch *w = (VirtioWatch *) (uintptr_t) tag;
                                 if (device_live(d))
                                         w->fn(d, w->u);
+                                else /* level-triggered: disarm until the model re-arms it on activate */
+                                        (void) virtio_watch_set_events(w, 0);
                         }
                         pthread_mutex_unlock(&d->lock);
                 }

@@ -19,6 +19,9 @@
 #include "devices/pvpanic.h"
 #include "devices/serial.h"
 #include "log.h"
+#include "tap.h"
+#include "virtio/blk.h"
+#include "virtio/net.h"
 #include "virtio/rng.h"
 #include "virtio/virtio-pci.h"
 
@@ -263,12 +266,65 @@ static int add_virtio(Machine *m, VirtioDevice *dev) {
         return 0;
 }
 
-static int add_devices(Machine *m, const VmConfig *config) {
+static int add_disks(Machine *m, const VmConfig *config, int *disk_fds) {
+        for (size_t i = 0; i < config->n_disks; i++) {
+                const VmDisk *vd = &config->disks[i];
+                VirtioDevice *dev;
+                Disk *disk;
+                char id[16];
+                int r;
+
+                r = disk_open(vd, (unsigned) i, disk_fds ? TAKE_FD(disk_fds[i]) : -EBADF, &disk);
+                if (r < 0)
+                        return r; /* disk_open() said which [Disk] and why */
+                (void) snprintf(id, sizeof id, "disk%u", (unsigned) i);
+                r = virtio_blk_new(m->vm->mem, id, disk, vd->serial, &dev);
+                if (r < 0)
+                        return log_error_errno(r, "[Disk] #%zu (%s, line %u): cannot create the device: %m", i + 1,
+                                               vd->path, vd->line);
+                r = add_virtio(m, dev);
+                if (r < 0)
+                        return r;
+        }
+        return 0;
+}
+
+static int add_networks(Machine *m, const VmConfig *config) {
+        for (size_t i = 0; i < config->n_networks; i++) {
+                const VmNetwork *vn = &config->networks[i];
+                VirtioDevice *dev;
+                char id[16];
+                int r, fd;
+
+                r = tap_open(vn, (unsigned) i, &fd);
+                if (r < 0)
+                        return r; /* tap_open() said which [Network] and why */
+                (void) snprintf(id, sizeof id, "net%u", (unsigned) i);
+                r = virtio_net_new(m->vm->mem, id, fd, vn->mac, &dev);
+                if (r < 0)
+                        return log_error_errno(r, "[Network] #%zu (tap %s, line %u): cannot create the device: %m",
+                                               i + 1, vn->tap, vn->line);
+                r = add_virtio(m, dev);
+                if (r < 0)
+                        return r;
+        }
+        return 0;
+}
+
+/* PCI slots in the order the guest names things: disks first (vda, vdb, ...), then networks, then
+ * the entropy source. */
+static int add_devices(Machine *m, const VmConfig *config, int *disk_fds) {
         VirtioDevice *dev;
         int r;
 
         r = pci_bus_new(&(PciBusParams) { .mmio_base = X86_PCI_MMIO_BASE, .mmio_size = X86_PCI_MMIO_SIZE },
                         &m->vm->pio, &m->vm->mmio, &m->pci);
+        if (r < 0)
+                return r;
+        r = add_disks(m, config, disk_fds);
+        if (r < 0)
+                return r;
+        r = add_networks(m, config);
         if (r < 0)
                 return r;
         r = virtio_rng_new(m->vm->mem, "rng0", &dev);
@@ -277,7 +333,7 @@ static int add_devices(Machine *m, const VmConfig *config) {
         return add_virtio(m, dev);
 }
 
-int machine_new(Vm *vm, const VmConfig *config, Machine **ret) {
+int machine_new(Vm *vm, const VmConfig *config, int *disk_fds, Machine **ret) {
         _cleanup_(machine_freep) Machine *m = NULL;
         X86BootInfo boot;
         X86CpuSetup cpu;
@@ -339,7 +395,7 @@ int machine_new(Vm *vm, const VmConfig *config, Machine **ret) {
             (r = register_io(vm, X86_PORT_ACPI_SLEEP_CONTROL, 3, acpi_regs_io, m, "acpi")) < 0 ||
             (r = register_io(vm, X86_PORT_BOOT_TIMER, 1, boot_timer_io, m, "boot-timer")) < 0)
                 return r;
-        r = add_devices(m, config);
+        r = add_devices(m, config, disk_fds);
         if (r < 0)
                 return r;
 

@@ -2,8 +2,9 @@
 #pragma once
 
 /* The x86 machine around a Vm: loads the kernel, writes the ACPI tables, creates and wires the
- * platform devices (COM1, pvpanic, i8042 reset, ACPI sleep/reset registers, the boot timer) and puts
- * each vCPU in its boot state. */
+ * platform devices (COM1, pvpanic, i8042 reset, ACPI sleep/reset registers, the boot timer) and the
+ * PCI bus with the virtio devices of the config ([Disk]s, [Network]s, an entropy source), and puts each
+ * vCPU in its boot state. */
 
 #include <stddef.h>
 #include <stdint.h>
@@ -14,7 +15,9 @@
 
 typedef struct Machine Machine;
 
-int machine_new(Vm *vm, const VmConfig *config, Machine **ret);
+/* disk_fds: config->n_disks fds systemd opened for the [Disk]s (-EBADF where none: the path is opened
+ * here), or NULL. The machine takes them (entries become -EBADF). */
+int machine_new(Vm *vm, const VmConfig *config, int *disk_fds, Machine **ret);
 Machine *machine_free(Machine *m);
 DEFINE_TRIVIAL_CLEANUP_FUNC(Machine *, machine_free);
 
