@@ -1,0 +1,360 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* The PCI bus, MSI-X and the virtio-pci transport driven the way Linux's virtio_pci_modern driver
+ * drives them, through configuration mechanism #1 and BAR accesses on a real Bus, with virtio-blk on a
+ * temp file and virtio-rng behind them. No KVM: kicks go through the MMIO path, MSIs only count. */
+#include <errno.h>
+#include <fcntl.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+#include <cmocka.h>
+
+#include "bus.h"
+#include "devices/pci.h"
+#include "disk.h"
+#include "log.h"
+#include "memory.h"
+#include "virtio/blk.h"
+#include "virtio/rng.h"
+#include "virtio/virtio-pci.h"
+
+#define MMIO_BASE 0xc0000000ULL
+#define MMIO_SIZE 0x20000000ULL
+#define RAM (64ULL << 20)
+#define DESC 0x100000ULL
+#define AVAIL 0x101000ULL
+#define USED 0x102000ULL
+#define BUFS 0x200000ULL
+
+typedef struct T {
+        Bus pio, mmio;
+        PciBus *pci;
+        GuestMemory *mem;
+        uint64_t bar; /* where BAR0 of the device under test decodes */
+        unsigned slot;
+        uint8_t common, device, notify;
+} T;
+
+static uint32_t cfg_read(T *t, unsigned slot, uint32_t off, uint32_t len) {
+        uint8_t a[4], d[4] = {};
+        uint32_t addr = 0x80000000U | slot << 11 | (off & 0xfc);
+        memcpy(a, &addr, 4);
+        assert_true(bus_dispatch(&t->pio, 0xcf8, a, 4, true));
+        assert_true(bus_dispatch(&t->pio, 0xcfc + (off & 3), d, len, false));
+        return d[0] | d[1] << 8 | d[2] << 16 | (uint32_t) d[3] << 24;
+}
+
+static void cfg_write(T *t, unsigned slot, uint32_t off, uint32_t v, uint32_t len) {
+        uint8_t a[4], d[4];
+        uint32_t addr = 0x80000000U | slot << 11 | (off & 0xfc);
+        memcpy(a, &addr, 4);
+        memcpy(d, &v, 4);
+        assert_true(bus_dispatch(&t->pio, 0xcf8, a, 4, true));
+        assert_true(bus_dispatch(&t->pio, 0xcfc + (off & 3), d, len, true));
+}
+
+static uint64_t bar_read(T *t, uint64_t off, uint32_t len) {
+        uint64_t v = 0;
+        (void) bus_dispatch(&t->mmio, t->bar + off, (uint8_t *) &v, len, false);
+        return v;
+}
+
+static void bar_write(T *t, uint64_t off, uint64_t v, uint32_t len) {
+        (void) bus_dispatch(&t->mmio, t->bar + off, (uint8_t *) &v, len, true);
+}
+
+/* Enumerates slot like Linux: IDs, BAR sizing, memory decode on, the virtio capabilities. */
+static void probe(T *t, unsigned slot, uint16_t want_device) {
+        uint32_t size;
+
+        t->slot = slot;
+        assert_int_equal(cfg_read(t, slot, PCI_VENDOR_ID, 2), 0x1af4);
+        assert_int_equal(cfg_read(t, slot, PCI_DEVICE_ID, 2), want_device);
+        assert_true(cfg_read(t, slot, PCI_REVISION_ID, 1) >= 1);
+        t->bar = cfg_read(t, slot, PCI_BAR0, 4) & ~0xfU;
+        assert_true(t->bar >= MMIO_BASE && t->bar + VIRTIO_PCI_BAR_SIZE <= MMIO_BASE + MMIO_SIZE);
+        cfg_write(t, slot, PCI_BAR0, 0xffffffff, 4);
+        size = ~(cfg_read(t, slot, PCI_BAR0, 4) & ~0xfU) + 1;
+        assert_int_equal(size, VIRTIO_PCI_BAR_SIZE);
+        cfg_write(t, slot, PCI_BAR0, (uint32_t) t->bar, 4);
+        /* Decoding is off until the OS turns it on: nothing answers, the bus reads all-ones. */
+        assert_int_equal(bar_read(t, VIRTIO_PCI_COMMON_OFFSET + 0x12, 2), 0xffff);
+        cfg_write(t, slot, PCI_COMMAND, PCI_COMMAND_MEMORY | PCI_COMMAND_MASTER, 2);
+
+        assert_true(cfg_read(t, slot, PCI_STATUS, 2) & PCI_STATUS_CAP_LIST);
+        t->common = t->device = t->notify = 0;
+        int n = 0;
+        for (uint32_t c = cfg_read(t, slot, PCI_CAPABILITY_LIST, 1); c; c = cfg_read(t, slot, c + 1, 1)) {
+                assert_true(++n < 16); /* no loop */
+                if (cfg_read(t, slot, c, 1) != PCI_CAP_ID_VNDR)
+                        continue;
+                uint8_t type = (uint8_t) cfg_read(t, slot, c + 3, 1);
+                uint32_t off = cfg_read(t, slot, c + 8, 4);
+                assert_int_equal(cfg_read(t, slot, c + 4, 1), 0); /* BAR 0 */
+                if (type == 1)
+                        t->common = (uint8_t) (off >> 12);
+                else if (type == 2) {
+                        t->notify = (uint8_t) (off >> 12);
+                        assert_int_equal(cfg_read(t, slot, c + 16, 4), VIRTIO_PCI_NOTIFY_MULTIPLIER);
+                } else if (type == 4)
+                        t->device = (uint8_t) (off >> 12);
+        }
+        assert_int_equal((uint64_t) t->common << 12, VIRTIO_PCI_COMMON_OFFSET);
+        assert_true(t->device == 0 || (uint64_t) t->device << 12 == VIRTIO_PCI_DEVICE_OFFSET);
+        assert_int_equal((uint64_t) t->notify << 12, VIRTIO_PCI_NOTIFY_OFFSET);
+}
+
+/* Reset, negotiate everything offered, set up queue 0 at DESC/AVAIL/USED, DRIVER_OK. */
+static uint64_t bring_up(T *t) {
+        uint64_t f;
+
+        bar_write(t, 0x14, 0, 1);
+        assert_int_equal(bar_read(t, 0x14, 1), 0);
+        bar_write(t, 0x14, 1 | 2, 1);
+        bar_write(t, 0x00, 0, 4);
+        f = bar_read(t, 0x04, 4);
+        bar_write(t, 0x00, 1, 4);
+        f |= bar_read(t, 0x04, 4) << 32;
+        assert_true(f & (1ULL << 32)); /* VERSION_1 */
+        bar_write(t, 0x08, 0, 4);
+        bar_write(t, 0x0c, (uint32_t) f, 4);
+        bar_write(t, 0x08, 1, 4);
+        bar_write(t, 0x0c, (uint32_t) (f >> 32), 4);
+        bar_write(t, 0x14, 1 | 2 | 8, 1);
+        assert_int_equal(bar_read(t, 0x14, 1), 1 | 2 | 8);
+
+        bar_write(t, 0x16, 0, 2);
+        assert_int_equal(bar_read(t, 0x18, 2), VQ_SIZE_MAX);
+        bar_write(t, 0x18, 16, 2);
+        bar_write(t, 0x20, DESC, 4);
+        bar_write(t, 0x24, 0, 4);
+        bar_write(t, 0x28, AVAIL, 4);
+        bar_write(t, 0x2c, 0, 4);
+        bar_write(t, 0x30, USED, 4);
+        bar_write(t, 0x34, 0, 4);
+        bar_write(t, 0x1a, 0, 2); /* MSI-X vector 0 */
+        assert_int_equal(bar_read(t, 0x1a, 2), 0);
+        bar_write(t, 0x1c, 1, 2);
+        bar_write(t, 0x14, 1 | 2 | 8 | 4, 1);
+        assert_int_equal(bar_read(t, 0x14, 1), 1 | 2 | 8 | 4);
+        return f;
+}
+
+static void put_desc(T *t, uint16_t i, uint64_t addr, uint32_t len, uint16_t flags, uint16_t next) {
+        uint8_t d[16];
+        memcpy(d, &addr, 8);
+        memcpy(d + 8, &len, 4);
+        memcpy(d + 12, &flags, 2);
+        memcpy(d + 14, &next, 2);
+        assert_int_equal(guest_write(t->mem, DESC + 16ULL * i, d, 16), 0);
+}
+
+static uint16_t avail_idx;
+
+/* Makes head available, kicks queue 0 and waits for the device to use it (or, if !expect_used, gives
+ * it 200 ms and checks that it did not). Returns the used length. */
+static uint32_t submit_full(T *t, uint16_t head, bool expect_used) {
+        uint16_t used = 0;
+        uint32_t len = 0;
+
+        assert_int_equal(guest_write(t->mem, AVAIL + 4 + 2 * (avail_idx % 16), &head, 2), 0);
+        avail_idx++;
+        __atomic_thread_fence(__ATOMIC_RELEASE);
+        assert_int_equal(guest_write(t->mem, AVAIL + 2, &avail_idx, 2), 0);
+        bar_write(t, VIRTIO_PCI_NOTIFY_OFFSET, 0, 2);
+        for (int i = 0; i < (expect_used ? 5000 : 200); i++) {
+                assert_int_equal(guest_read(t->mem, USED + 2, &used, 2), 0);
+                if (used == avail_idx)
+                        break;
+                usleep(1000);
+        }
+        if (!expect_used) {
+                assert_int_not_equal(used, avail_idx);
+                return 0;
+        }
+        assert_int_equal(used, avail_idx);
+        assert_int_equal(guest_read(t->mem, USED + 4 + 8 * ((used - 1) % 16) + 4, &len, 4), 0);
+        return len;
+}
+
+static uint32_t submit(T *t, uint16_t head) {
+        return submit_full(t, head, true);
+}
+
+static void setup_bus(T *t) {
+        *t = (T) {};
+        avail_idx = 0;
+        assert_int_equal(guest_memory_new(RAM, 0xc0000000ULL, 0x100000000ULL, &t->mem), 0);
+        assert_int_equal(pci_bus_new(&(PciBusParams) { .mmio_base = MMIO_BASE, .mmio_size = MMIO_SIZE }, &t->pio,
+                                     &t->mmio, &t->pci),
+                         0);
+}
+
+static void test_host_bridge_and_absent(void **state) {
+        T t;
+        setup_bus(&t);
+        assert_int_equal(cfg_read(&t, 0, PCI_REVISION_ID, 4) >> 8, 0x060000); /* host bridge at 00.0 */
+        assert_int_equal(cfg_read(&t, 5, PCI_VENDOR_ID, 4), 0xffffffff);    /* empty slot */
+        /* The address latch reads back (Linux's type-1 probe) and byte accesses to it do nothing. */
+        uint8_t a[4] = { 0, 0, 0, 0x80 }, b[4] = {};
+        assert_true(bus_dispatch(&t.pio, 0xcf8, a, 4, true));
+        assert_true(bus_dispatch(&t.pio, 0xcf8, b, 4, false));
+        assert_memory_equal(a, b, 4);
+        pci_bus_free(t.pci);
+        bus_done(&t.pio);
+        bus_done(&t.mmio);
+        guest_memory_free(t.mem);
+}
+
+static void test_blk(void **state) {
+        char path[] = "/var/tmp/test-virtio-pci-XXXXXX";
+        int fd = mkstemp(path);
+        uint8_t hdr[16] = {}, status = 0xff, data[4096], back[4096];
+        VirtioDevice *dev;
+        VirtioPci *vp;
+        Disk *disk;
+        T t;
+
+        assert_true(fd >= 0);
+        assert_int_equal(ftruncate(fd, 1 << 20), 0);
+        close(fd);
+        setup_bus(&t);
+        assert_int_equal(disk_open(&(VmDisk) { .path = path, .serial = (char *) "s1", .line = 1 }, 0, -EBADF, &disk), 0);
+        assert_int_equal(virtio_blk_new(t.mem, "disk0", disk, "serial-0123456789abcdef", &dev), 0);
+        assert_int_equal(virtio_pci_new(t.pci, NULL, -EBADF, dev, &vp), 0);
+        assert_int_equal(virtio_device_start_thread(virtio_pci_device(vp)), 0);
+        probe(&t, 1, 0x1042);
+        assert_int_equal((uint64_t) t.device << 12, VIRTIO_PCI_DEVICE_OFFSET);
+        assert_int_equal(bar_read(&t, VIRTIO_PCI_DEVICE_OFFSET, 8), (1 << 20) / 512); /* capacity */
+        assert_int_equal(bar_read(&t, 0x12, 2), 1);                                    /* one queue */
+        uint64_t f = bring_up(&t);
+        assert_true(f & (1ULL << 9)); /* FLUSH */
+
+        /* Write 4 KiB at sector 8: header, data, status. */
+        for (size_t i = 0; i < sizeof data; i++)
+                data[i] = (uint8_t) (i * 7);
+        hdr[0] = 1; /* VIRTIO_BLK_T_OUT */
+        hdr[8] = 8;
+        assert_int_equal(guest_write(t.mem, BUFS, hdr, 16), 0);
+        assert_int_equal(guest_write(t.mem, BUFS + 0x1000, data, sizeof data), 0);
+        put_desc(&t, 0, BUFS, 16, 1, 1);
+        put_desc(&t, 1, BUFS + 0x1000, sizeof data, 1, 2);
+        put_desc(&t, 2, BUFS + 0x3000, 1, 2, 0);
+        assert_int_equal(submit(&t, 0), 1);
+        assert_int_equal(guest_read(t.mem, BUFS + 0x3000, &status, 1), 0);
+        assert_int_equal(status, 0);
+        fd = open(path, O_RDONLY);
+        assert_int_equal(pread(fd, back, sizeof back, 8 * 512), (ssize_t) sizeof back);
+        close(fd);
+        assert_memory_equal(back, data, sizeof data);
+
+        /* Read it back into guest memory. */
+        hdr[0] = 0; /* VIRTIO_BLK_T_IN */
+        assert_int_equal(guest_write(t.mem, BUFS, hdr, 16), 0);
+        put_desc(&t, 1, BUFS + 0x5000, sizeof data, 1 | 2, 2);
+        assert_int_equal(submit(&t, 0), sizeof data + 1);
+        assert_int_equal(guest_read(t.mem, BUFS + 0x5000, back, sizeof back), 0);
+        assert_memory_equal(back, data, sizeof data);
+
+        /* Past the end: an I/O error for the guest, not a broken device. */
+        hdr[8] = 0;
+        hdr[9] = 0x08; /* sector 2048 = 1 MiB, the end */
+        assert_int_equal(guest_write(t.mem, BUFS, hdr, 16), 0);
+        assert_int_equal(submit(&t, 0), 1);
+        assert_int_equal(guest_read(t.mem, BUFS + 0x3000, &status, 1), 0);
+        assert_int_equal(status, 1);
+
+        /* GET_ID: the serial, 20 bytes, not NUL-terminated. */
+        memset(hdr, 0, sizeof hdr);
+        hdr[0] = 8;
+        assert_int_equal(guest_write(t.mem, BUFS, hdr, 16), 0);
+        put_desc(&t, 0, BUFS, 16, 1, 1);
+        put_desc(&t, 1, BUFS + 0x5000, 20, 1 | 2, 2);
+        assert_int_equal(submit(&t, 0), 21);
+        assert_int_equal(guest_read(t.mem, BUFS + 0x5000, back, 20), 0);
+        assert_memory_equal(back, "serial-0123456789abc", 20);
+
+        /* Flush. */
+        hdr[0] = 4;
+        assert_int_equal(guest_write(t.mem, BUFS, hdr, 16), 0);
+        put_desc(&t, 0, BUFS, 16, 1, 2);
+        assert_int_equal(submit(&t, 0), 1);
+        assert_int_equal(guest_read(t.mem, BUFS + 0x3000, &status, 1), 0);
+        assert_int_equal(status, 0);
+
+        /* A request with no status byte breaks the protocol: NEEDS_RESET, and vmm carries on. */
+        put_desc(&t, 0, BUFS, 16, 0, 0);
+        (void) submit_full(&t, 0, false);
+        assert_true(bar_read(&t, 0x14, 1) & 64);
+        /* A reset clears it and the device works again. */
+        avail_idx = 0;
+        memset(data, 0, sizeof data);
+        assert_int_equal(guest_write(t.mem, AVAIL, data, 64), 0);
+        assert_int_equal(guest_write(t.mem, USED, data, 256), 0);
+        bring_up(&t);
+        put_desc(&t, 0, BUFS, 16, 1, 2);
+        assert_int_equal(submit(&t, 0), 1);
+
+        virtio_pci_free(vp);
+        pci_bus_free(t.pci);
+        bus_done(&t.pio);
+        bus_done(&t.mmio);
+        guest_memory_free(t.mem);
+        unlink(path);
+}
+
+static void test_rng_msix_and_hostile(void **state) {
+        uint8_t buf[64] = {}, zero[64] = {};
+        VirtioDevice *dev;
+        VirtioPci *vp;
+        T t;
+
+        setup_bus(&t);
+        assert_int_equal(virtio_rng_new(t.mem, "rng0", &dev), 0);
+        assert_int_equal(virtio_pci_new(t.pci, NULL, -EBADF, dev, &vp), 0);
+        assert_int_equal(virtio_device_start_thread(virtio_pci_device(vp)), 0);
+        probe(&t, 1, 0x1044);
+        bring_up(&t);
+
+        /* MSI-X left masked: the interrupt shows up as pending in the PBA. */
+        put_desc(&t, 0, BUFS, sizeof buf, 2, 0);
+        assert_int_equal(submit(&t, 0), sizeof buf);
+        assert_int_equal(guest_read(t.mem, BUFS, buf, sizeof buf), 0);
+        assert_memory_not_equal(buf, zero, sizeof buf);
+        assert_true(bar_read(&t, VIRTIO_PCI_MSIX_PBA_OFFSET, 8) & 1);
+
+        /* A descriptor pointing past guest RAM: the device breaks, nothing is written anywhere. */
+        put_desc(&t, 0, RAM - 16, 64, 2, 0);
+        (void) submit_full(&t, 0, false);
+        assert_true(bar_read(&t, 0x14, 1) & 64);
+
+        /* Hostile register writes: out-of-range queue select, odd sizes, a BAR moved over RAM. */
+        bar_write(&t, 0x16, 7, 2);
+        assert_int_equal(bar_read(&t, 0x18, 2), 0);
+        bar_write(&t, 0x18, 3, 2);
+        bar_write(&t, 0x1234, 0xdead, 8);
+        cfg_write(&t, 1, PCI_BAR0, 0x1000, 4);
+        t.bar = 0x1000;
+        assert_int_equal(bar_read(&t, 0x12, 2), 0xffff); /* decodes nowhere */
+
+        virtio_pci_free(vp);
+        pci_bus_free(t.pci);
+        bus_done(&t.pio);
+        bus_done(&t.mmio);
+        guest_memory_free(t.mem);
+}
+
+int main(void) {
+        const struct CMUnitTest tests[] = {
+                cmocka_unit_test(test_host_bridge_and_absent),
+                cmocka_unit_test(test_blk),
+                cmocka_unit_test(test_rng_msix_and_hostile),
+        };
+        log_set_max_level(LOG_ERR);
+        return cmocka_run_group_tests(tests, NULL, NULL);
+}
