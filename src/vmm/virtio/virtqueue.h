@@ -42,8 +42,9 @@ typedef struct Virtqueue {
         void *desc, *avail, *used; /* host pointers, valid while started */
         uint16_t last_avail;       /* next avail ring entry to take */
         uint16_t used_idx;         /* our copy of used->idx */
-        uint16_t signalled_used;   /* used_idx at the last interrupt we decided to send */
+        uint16_t signalled_used;   /* used_idx at the last vq_should_notify() */
         bool signalled_used_valid;
+        bool no_notify;            /* vq_set_notification(false) in effect */
         uint64_t n_popped, n_pushed; /* counters for Inspect */
 } Virtqueue;
 
@@ -54,16 +55,22 @@ int vq_start(Virtqueue *vq);
 void vq_reset(Virtqueue *vq);
 
 /* Takes the next available chain. Returns 1 with *c filled, 0 if the driver has made nothing new
- * available, -EINVAL if the ring or chain is malformed: the queue is then broken (vq->broken,
- * vq->broken_reason) and stays so until vq_reset(). */
+ * available (or the queue is not started), -EINVAL if the ring or chain is malformed: the queue is
+ * then broken (vq->broken, vq->broken_reason), *c holds nothing usable, and every later call
+ * returns -EINVAL until vq_reset(). Zero-length descriptors are accepted and add no iovec. The iovecs
+ * point into guest RAM and stay valid while the memory does; the guest may write to them at any
+ * time, so device models read each header field once. */
 int vq_pop(Virtqueue *vq, VqChain *c);
 /* Publishes a chain as used, with len bytes written into its device-writable buffers. */
 void vq_push(Virtqueue *vq, uint16_t head, uint32_t len);
-/* Whether the driver wants an interrupt for what was pushed since the last true answer
- * (VIRTQ_AVAIL_F_NO_INTERRUPT, or used_event with EVENT_IDX). */
+/* Whether the driver wants an interrupt for what was pushed since the previous call
+ * (VIRTQ_AVAIL_F_NO_INTERRUPT, or used_event with EVENT_IDX); false if nothing was. Call it after
+ * a batch of vq_push(), and send the interrupt if it says so. */
 bool vq_should_notify(Virtqueue *vq);
 /* Tells the driver whether the device wants kicks (VIRTQ_USED_F_NO_NOTIFY, or avail_event with
- * EVENT_IDX). After enabling, callers re-check with vq_pop() to close the race with the driver. */
+ * EVENT_IDX). After enabling, callers re-check with vq_pop() to close the race with the driver.
+ * Kicks are wanted from vq_start() on; with EVENT_IDX vq_pop() keeps avail_event current, so a model
+ * that never calls this loses no kick either. */
 void vq_set_notification(Virtqueue *vq, bool enable);
 
 /* Copies between a chain and a flat buffer; offset counts within the readable (out) or the writable
