@@ -13,6 +13,7 @@
  * virtqueue.h that can be checked from outside is, and a broken one aborts. */
 
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -25,10 +26,15 @@
 
 static uint8_t scratch[64 * 1024];
 
-static void check(bool ok) {
-        if (!ok)
-                abort();
-}
+/* A broken promise: say which, then crash for the fuzzer. */
+#define check(expr)                                                                            \
+        do {                                                                                   \
+                if (!(expr)) {                                                                 \
+                        fprintf(stderr, "fuzz-virtqueue: check failed, line %d: %s\n", __LINE__, \
+                                #expr);                                                        \
+                        abort();                                                               \
+                }                                                                              \
+        } while (0)
 
 static bool in_ram(const GuestMemory *m, const void *p, size_t len) {
         for (size_t i = 0; i < m->n_regions; i++) {

@@ -83,6 +83,24 @@ def event_idx(g, size):
     return [0, 2, 4]
 
 
+def edges(g, size):
+    # An indirect table and buffers that end exactly where a region does.
+    g.desc(REGION - 48, 0, REGION - 52, 4, NEXT, 1)
+    g.desc(REGION - 48, 1, HIGH + REGION - 8, 8, NEXT | WRITE, 2)
+    g.desc(REGION - 48, 2, HIGH, 8, WRITE)
+    g.desc(0x1000, 0, REGION - 48, 48, INDIRECT)
+    g.desc(0x1000, 1, HIGH + REGION - 1, 1, WRITE)
+    return [0, 1]
+
+
+def edge_rings(g, size):
+    for j in range(size):
+        g.desc(REGION - 16 * size, j, HIGH + REGION - 16, 16, NEXT if j + 1 < size else 0, j + 1)
+    return [0]
+
+
+seed('edges', 2, 2, 0, 0x1000, 0x1800, 0x1c00, edges, high=True)
+seed('edge-rings', 3, 0, 0, REGION - 16 * 8, HIGH + REGION - 22, HIGH + REGION - 96, edge_rings, high=True)
 seed('direct', 3, 0, 0, 0x1000, 0x1800, 0x1c00, direct)
 seed('indirect', 2, 2, 0, 0x1000, 0x1800, 0x1c00, indirect)
 seed('indirect-off', 2, 0, 0, 0x1000, 0x1800, 0x1c00, indirect)
