@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 #include <assert.h>
 #include <errno.h>
+#include <grp.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -219,6 +220,27 @@ static int parse_allowed_cpus(const ConfKey *key, const char *value, void *data,
         return 0;
 }
 
+/* ControlGroup=, ConsoleGroup=: a group that exists here, by name. The generator writes it into a socket
+ * unit (SocketGroup=), so only the characters of a portable group name get through. */
+static int parse_group(const ConfKey *key, const char *value, void *data, char *reason) {
+        size_t n = strspn(value, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_.-");
+
+        if (n == 0 || value[n] || n > VM_GROUP_NAME_MAX || value[0] == '-' || value[0] == '.') {
+                (void) snprintf(reason, CONF_REASON_MAX,
+                                "invalid group name, expected 1-%d characters of A-Z a-z 0-9 _ . - not starting "
+                                "with '-' or '.'", VM_GROUP_NAME_MAX);
+                return -EINVAL;
+        }
+        errno = 0;
+        if (!getgrnam(value)) {
+                if (errno == ENOMEM)
+                        return -ENOMEM;
+                (void) snprintf(reason, CONF_REASON_MAX, "no such group");
+                return -EINVAL;
+        }
+        return conf_parse_string(key, value, data, reason);
+}
+
 static const ConfKey vm_keys[] = {
         { .name = "Description", .parse = parse_description, .offset = offsetof(VmConfig, description),
           .max = VM_DESCRIPTION_MAX },
@@ -227,6 +249,8 @@ static const ConfKey vm_keys[] = {
         { .name = "Memory", .parse = parse_memory, .offset = offsetof(VmConfig, memory),
           .min = VM_MEMORY_MIN, .max = VM_MEMORY_MAX },
         { .name = "Autostart", .parse = conf_parse_bool, .offset = offsetof(VmConfig, autostart) },
+        { .name = "ControlGroup", .parse = parse_group, .offset = offsetof(VmConfig, control_group) },
+        { .name = "ConsoleGroup", .parse = parse_group, .offset = offsetof(VmConfig, console_group) },
         {},
 };
 
@@ -270,6 +294,8 @@ VmConfig *vm_config_free(VmConfig *c) {
         free(c->initrd);
         free(c->cmdline);
         free(c->allowed_cpus);
+        free(c->control_group);
+        free(c->console_group);
         free(c);
         return NULL;
 }

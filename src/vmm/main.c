@@ -4,6 +4,7 @@
 
 #include <errno.h>
 #include <getopt.h>
+#include <grp.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -395,6 +396,16 @@ static int run(int argc, char *argv[]) {
                 return log_error_errno(r, "Failed to set up the watchdog: %m"), VMM_EXIT_FAILURE;
         if (r > 0)
                 log_debug("Watchdog enabled.");
+        /* ControlGroup=: the generator made the socket 0660 for that group; the server lets its members in. */
+        struct group *grant = NULL;
+        if (config->control_group) {
+                errno = 0;
+                grant = getgrnam(config->control_group);
+                if (!grant)
+                        return log_error_errno(errno ?: ENOENT, "%s: ControlGroup=%s: no such group.", arg_config,
+                                               config->control_group),
+                               VMM_EXIT_FAILURE;
+        }
         /* The control socket (vm-control@.socket passes it as "varlink"); none when run by hand. */
         r = varlink_server_new(&(VarlinkParams) {
                                        .event = event,
@@ -405,6 +416,8 @@ static int run(int argc, char *argv[]) {
                                        .start_usec = start,
                                        .backend = &vm_backend,
                                        .userdata = &ctx,
+                                       .grant_group = !!grant,
+                                       .grant_gid = grant ? grant->gr_gid : 0,
                                },
                                &varlink);
         if (r < 0)
