@@ -2,10 +2,10 @@
 /* vmctl: the command-line interface to sdvm. validate reads config files; list, status, start, stop
  * and restart ask systemd over sd-bus; the VM verbs talk io.sdvm.VM on /run/vms/NAME/control. */
 
+#include <dirent.h>
 #include <errno.h>
 #include <getopt.h>
 #include <inttypes.h>
-#include <dirent.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>

@@ -42,6 +42,7 @@ typedef struct Context {
         Console *console;
         VarlinkServer *varlink;
         bool power_button_pressed;
+        bool stop_told; /* the control socket's subscribers were told "stopped" */
         struct termios saved_termios;
         bool termios_saved;
 } Context;
@@ -106,8 +107,25 @@ static int parse_argv(int argc, char *argv[]) {
         return 1;
 }
 
+/* Tells the control socket's subscribers before the loop exits: sd-varlink flushes and closes its
+ * connections when the event loop exits, so whatever is queued after that never leaves. */
+static void tell_stopped(Context *ctx, VmStopReason reason) {
+        if (ctx->stop_told)
+                return;
+        ctx->stop_told = true;
+        if (reason == VM_STOP_PANIC)
+                varlink_emit_panic(ctx->varlink);
+        varlink_emit_state(ctx->varlink, VM_STATE_STOPPED, reason);
+}
+
 static int on_stop_requested(sd_event_source *s, int fd, uint32_t revents, void *userdata) {
         Context *ctx = userdata;
+        VmStopReason reason;
+
+        pthread_mutex_lock(&ctx->vm->lock);
+        reason = ctx->vm->stop_reason; /* set before notify_fd is written */
+        pthread_mutex_unlock(&ctx->vm->lock);
+        tell_stopped(ctx, reason);
         return sd_event_exit(ctx->event, 0);
 }
 
@@ -440,9 +458,7 @@ static int run(int argc, char *argv[]) {
                 vm_request_stop(vm, VM_STOP_ERROR);
         }
         reason = vm_stop(vm);
-        if (reason == VM_STOP_PANIC)
-                varlink_emit_panic(varlink);
-        varlink_emit_state(varlink, VM_STATE_STOPPED, reason);
+        tell_stopped(&ctx, reason); /* if the loop ended otherwise */
         ctx.varlink = varlink = varlink_server_free(varlink); /* what subscribers can still take */
         console = console_free(console); /* its last partial line, before the final status line */
         return exit_status(reason);
