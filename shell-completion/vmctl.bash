@@ -1,7 +1,7 @@
 # bash completion for vmctl(1): commands, then VM names from /etc/vms (or config files for validate).
 _vmctl() {
         local cur=${COMP_WORDS[COMP_CWORD]} verb="" i
-        local verbs="list status start stop restart describe inspect pause resume poweroff reboot kill validate"
+        local verbs="list status start stop restart describe inspect pause resume poweroff reboot kill events console validate"
         for ((i = 1; i < COMP_CWORD; i++)); do
                 [[ ${COMP_WORDS[i]} != -* ]] && { verb=${COMP_WORDS[i]}; break; }
         done

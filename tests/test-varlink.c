@@ -11,9 +11,12 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <grp.h>
 #include <sys/eventfd.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/un.h>
+#include <sys/wait.h>
 #include <unistd.h>
 #include <cmocka.h>
 
@@ -102,11 +105,10 @@ static void *server_thread(void *arg) {
         return NULL;
 }
 
-static int setup(void **state) {
+/* The server on sock_path, not yet running (see setup()). */
+static int start_server(bool grant_group, gid_t grant_gid) {
         fake_state = VM_STATE_RUNNING;
         fake_pauses = fake_power_offs = fake_reboots = fake_terminates = 0;
-        assert_non_null(mkdtemp(tmpdir));
-        (void) snprintf(sock_path, sizeof sock_path, "%s/control", tmpdir);
         assert_int_equal(sd_event_new(&event), 0);
         stop_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
         assert_true(stop_fd >= 0);
@@ -120,11 +122,20 @@ static int setup(void **state) {
                                                     .start_usec = now_usec(),
                                                     .backend = &fake_backend,
                                                     .address = sock_path,
-                                                    .access_flags = SD_VARLINK_SERVER_MYSELF_ONLY,
+                                                    .access_flags = grant_group ? 0 : SD_VARLINK_SERVER_MYSELF_ONLY,
+                                                    .grant_group = grant_group,
+                                                    .grant_gid = grant_gid,
                                             },
                                             &server),
                          0);
         assert_true(varlink_server_is_listening(server));
+        return 0;
+}
+
+static int setup(void **state) {
+        assert_non_null(mkdtemp(tmpdir));
+        (void) snprintf(sock_path, sizeof sock_path, "%s/control", tmpdir);
+        assert_int_equal(start_server(false, 0), 0);
         assert_int_equal(pthread_create(&thread, NULL, server_thread, NULL), 0);
         return 0;
 }
@@ -438,8 +449,106 @@ static void test_many_connections(void **state) {
         assert_alive();
 }
 
+/* io.systemd.MachineInstance on the same socket, onto the same backend, with its own error names. */
+static void test_machine_instance(void **state) {
+        sd_varlink *link = connect_client();
+        sd_json_variant *reply = NULL;
+
+        assert_null(call(link, "io.systemd.MachineInstance.Describe", NULL, &reply));
+        assert_true(sd_json_variant_boolean(sd_json_variant_by_key(reply, "running")));
+        assert_string_equal(str_field(reply, "status"), "running");
+        sd_json_variant_unref(reply);
+
+        assert_null(call(link, "io.systemd.MachineInstance.Pause", NULL, NULL));
+        assert_int_equal(fake_pauses, 1);
+        assert_null(call(link, "io.sdvm.VM.Describe", NULL, &reply));
+        assert_string_equal(str_field(reply, "state"), "paused");
+        sd_json_variant_unref(reply);
+        assert_null(call(link, "io.systemd.MachineInstance.Describe", NULL, &reply));
+        assert_false(sd_json_variant_boolean(sd_json_variant_by_key(reply, "running")));
+        assert_string_equal(str_field(reply, "status"), "paused");
+        sd_json_variant_unref(reply);
+        assert_null(call(link, "io.systemd.MachineInstance.Resume", NULL, NULL));
+        assert_int_equal(fake_state, VM_STATE_RUNNING);
+
+        assert_string_equal(call(link, "io.systemd.MachineInstance.Pause", "{\"x\":1}", NULL),
+                            "org.varlink.service.InvalidParameter");
+        assert_string_equal(call(link, "io.systemd.MachineInstance.SetMemory", "{}", NULL),
+                            "org.varlink.service.MethodNotFound");
+
+        assert_null(call(link, "io.systemd.MachineInstance.PowerOff", NULL, NULL));
+        assert_int_equal(fake_power_offs, 1);
+        assert_string_equal(call(link, "io.systemd.MachineInstance.Pause", NULL, NULL),
+                            "io.systemd.MachineInstance.NotSupported");
+        assert_null(call(link, "io.systemd.MachineInstance.Reboot", NULL, NULL));
+        assert_int_equal(fake_reboots, 1);
+        assert_null(call(link, "io.systemd.MachineInstance.Terminate", NULL, NULL));
+        assert_int_equal(fake_terminates, 1);
+        assert_string_equal(call(link, "io.systemd.MachineInstance.Resume", NULL, NULL),
+                            "io.systemd.MachineInstance.NotConnected");
+        assert_string_equal(call(link, "io.systemd.MachineInstance.Terminate", NULL, NULL),
+                            "io.systemd.MachineInstance.NotConnected");
+        assert_null(call(link, "io.systemd.MachineInstance.Describe", NULL, &reply));
+        assert_string_equal(str_field(reply, "status"), "stopped");
+        sd_json_variant_unref(reply);
+        sd_varlink_unref(link);
+}
+
+static void test_peer_allowed(void **state) {
+        gid_t groups[] = { 10, 27, 1001 };
+
+        assert_true(varlink_peer_allowed(0, 0, NULL, 0, 1001));          /* root */
+        assert_true(varlink_peer_allowed(1000, 1001, NULL, 0, 1001));    /* primary group */
+        assert_true(varlink_peer_allowed(1000, 1000, groups, 3, 1001));  /* supplementary */
+        assert_false(varlink_peer_allowed(1000, 1000, groups, 2, 1001)); /* not a member */
+        assert_false(varlink_peer_allowed(1000, 1000, NULL, 0, 1001));
+}
+
+/* A group grant lets in a member and refuses anyone else, even when the socket itself is open to all
+ * (0666: the server checks again). The client is a child process: as root it becomes nobody/nogroup,
+ * since the server always lets root in. */
+static int grant_client(bool drop) {
+        sd_varlink *link = NULL;
+        sd_json_variant *reply = NULL;
+        const char *error_id = NULL;
+
+        if (drop && (setgroups(0, NULL) < 0 || setgid(65534) < 0 || setuid(65534) < 0))
+                return 2;
+        if (sd_varlink_connect_address(&link, sock_path) < 0 ||
+            sd_varlink_set_relative_timeout(link, 5 * 1000 * 1000) < 0)
+                return 3;
+        if (sd_varlink_call(link, "io.sdvm.VM.Describe", NULL, &reply, &error_id) < 0 || error_id)
+                return 1;
+        return 0;
+}
+
+static void test_group_grant(void **state) {
+        bool root = getuid() == 0;
+        gid_t member_gid = root ? 65534 : getgid();
+
+        for (int member = 0; member <= 1; member++) {
+                int status;
+                pid_t pid;
+
+                assert_non_null(mkdtemp(tmpdir));
+                assert_int_equal(chmod(tmpdir, 0755), 0);
+                (void) snprintf(sock_path, sizeof sock_path, "%s/control", tmpdir);
+                assert_int_equal(start_server(true, member ? member_gid : member_gid + 4242), 0);
+                assert_int_equal(chmod(sock_path, 0666), 0);
+                pid = fork();
+                assert_true(pid >= 0);
+                if (pid == 0)
+                        _exit(grant_client(root));
+                assert_int_equal(pthread_create(&thread, NULL, server_thread, NULL), 0);
+                assert_int_equal(waitpid(pid, &status, 0), pid);
+                assert_true(WIFEXITED(status));
+                assert_int_equal(WEXITSTATUS(status), member ? 0 : 1);
+                teardown(NULL);
+        }
+}
+
 /* The served description and sd-varlink's formatting of the C definition are the .varlink file. */
-static void test_idl(void **state) {
+static void check_idl(const sd_varlink_interface *iface) {
         const char *root = getenv("SDVM_SOURCE_ROOT");
         char path[4096], *text = NULL, *formatted = NULL;
         sd_json_variant *reply = NULL, *params = NULL;
@@ -448,19 +557,19 @@ static void test_idl(void **state) {
 
         if (!root)
                 skip();
-        (void) snprintf(path, sizeof path, "%s/varlink/io.sdvm.VM.varlink", root);
+        (void) snprintf(path, sizeof path, "%s/varlink/%s.varlink", root, iface->name);
         f = fopen(path, "re");
         assert_non_null(f);
         assert_true(getdelim(&text, &n, '\0', f) > 0);
         fclose(f);
 
-        assert_int_equal(sd_varlink_idl_format(&vl_interface_io_sdvm_VM, &formatted), 0);
+        assert_int_equal(sd_varlink_idl_format(iface, &formatted), 0);
         if (strcmp(formatted, text) != 0)
-                fail_msg("varlink/io.sdvm.VM.varlink differs from the C definition, which formats as:\n%s",
+                fail_msg("varlink/%s.varlink differs from the C definition, which formats as:\n%s", iface->name,
                          formatted);
 
         sd_varlink *link = connect_client();
-        assert_int_equal(sd_json_buildo(&params, SD_JSON_BUILD_PAIR_STRING("interface", "io.sdvm.VM")), 0);
+        assert_int_equal(sd_json_buildo(&params, SD_JSON_BUILD_PAIR_STRING("interface", iface->name)), 0);
         const char *error_id = NULL;
         assert_true(sd_varlink_call(link, "org.varlink.service.GetInterfaceDescription", params, &reply,
                                     &error_id) >= 0);
@@ -472,6 +581,11 @@ static void test_idl(void **state) {
         free(text);
 }
 
+static void test_idl(void **state) {
+        check_idl(&vl_interface_io_sdvm_VM);
+        check_idl(&vl_interface_io_systemd_MachineInstance);
+}
+
 int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test_setup_teardown(test_describe, setup, teardown),
@@ -481,6 +595,9 @@ int main(void) {
                 cmocka_unit_test_setup_teardown(test_subscribe, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_bad_input, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_many_connections, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_machine_instance, setup, teardown),
+                cmocka_unit_test(test_peer_allowed),
+                cmocka_unit_test(test_group_grant),
                 cmocka_unit_test_setup_teardown(test_idl, setup, teardown),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);

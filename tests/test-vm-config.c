@@ -238,6 +238,26 @@ static void test_description(void **state) {
                     "unit file\n");
 }
 
+/* ControlGroup= and ConsoleGroup=: a group that exists (root does everywhere), by a sane name. */
+static void test_groups(void **state) {
+        _cleanup_(vm_config_freep) VmConfig *a = NULL, *b = NULL;
+
+        a = check_ok("[VM]\nControlGroup=root\n" BOOT);
+        assert_string_equal(a->control_group, "root");
+        assert_null(a->console_group);
+        b = check_ok(BOOT "[VM]\nConsoleGroup=root\n");
+        assert_string_equal(b->console_group, "root");
+        check_error("[VM]\nControlGroup=sdvm-no-such-group\n" BOOT,
+                    PATH ":2: [VM] ControlGroup=sdvm-no-such-group: no such group\n");
+        check_error("[VM]\nConsoleGroup=wheel\\n\n" BOOT,
+                    PATH ":2: [VM] ConsoleGroup=wheel\\n: invalid group name, expected 1-31 characters of A-Z "
+                    "a-z 0-9 _ . - not starting with '-' or '.'\n");
+        check_error("[VM]\nControlGroup=-root\nConsoleGroup=\n" BOOT,
+                    PATH ":2: [VM] ControlGroup=-root: invalid group name, expected 1-31 characters of A-Z a-z 0-9 "
+                    "_ . - not starting with '-' or '.'\n" PATH ":3: [VM] ConsoleGroup=: invalid group name, "
+                    "expected 1-31 characters of A-Z a-z 0-9 _ . - not starting with '-' or '.'\n");
+}
+
 static void test_resources(void **state) {
         _cleanup_(vm_config_freep) VmConfig *a = NULL, *b = NULL, *c = NULL, *d = NULL;
 
@@ -833,6 +853,7 @@ int main(void) {
                 cmocka_unit_test(test_memory),
                 cmocka_unit_test(test_other_keys),
                 cmocka_unit_test(test_description),
+                cmocka_unit_test(test_groups),
                 cmocka_unit_test(test_resources),
                 cmocka_unit_test(test_resources_errors),
                 cmocka_unit_test(test_allowed_cpus),

@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 #include <assert.h>
 #include <errno.h>
+#include <grp.h>
 #include <net/if.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -218,6 +219,27 @@ static int parse_allowed_cpus(const ConfKey *key, const char *value, void *data,
         free(*s);
         *s = TAKE_PTR(out);
         return 0;
+}
+
+/* ControlGroup=, ConsoleGroup=: a group that exists here, by name. The generator writes it into a socket
+ * unit (SocketGroup=), so only the characters of a portable group name get through. */
+static int parse_group(const ConfKey *key, const char *value, void *data, char *reason) {
+        size_t n = strspn(value, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_.-");
+
+        if (n == 0 || value[n] || n > VM_GROUP_NAME_MAX || value[0] == '-' || value[0] == '.') {
+                (void) snprintf(reason, CONF_REASON_MAX,
+                                "invalid group name, expected 1-%d characters of A-Z a-z 0-9 _ . - not starting "
+                                "with '-' or '.'", VM_GROUP_NAME_MAX);
+                return -EINVAL;
+        }
+        errno = 0;
+        if (!getgrnam(value)) {
+                if (errno == ENOMEM)
+                        return -ENOMEM;
+                (void) snprintf(reason, CONF_REASON_MAX, "no such group");
+                return -EINVAL;
+        }
+        return conf_parse_string(key, value, data, reason);
 }
 
 /* [Disk] and [Network]: repeatable sections, one array element per header. Each instance gets its
@@ -503,6 +525,8 @@ static const ConfKey vm_keys[] = {
         { .name = "Memory", .parse = parse_memory, .offset = offsetof(VmConfig, memory),
           .min = VM_MEMORY_MIN, .max = VM_MEMORY_MAX },
         { .name = "Autostart", .parse = conf_parse_bool, .offset = offsetof(VmConfig, autostart) },
+        { .name = "ControlGroup", .parse = parse_group, .offset = offsetof(VmConfig, control_group) },
+        { .name = "ConsoleGroup", .parse = parse_group, .offset = offsetof(VmConfig, console_group) },
         {},
 };
 
@@ -550,6 +574,8 @@ VmConfig *vm_config_free(VmConfig *c) {
         free(c->initrd);
         free(c->cmdline);
         free(c->allowed_cpus);
+        free(c->control_group);
+        free(c->console_group);
         free(c);
         return NULL;
 }

@@ -8,6 +8,8 @@
  *         CPUs=2                      1 .. 128, default 1
  *         Memory=1G                   128M .. 1T, a multiple of 1M, default 512M
  *         Autostart=yes               default no
+ *         ControlGroup=vmadmin        an existing group whose members may use /run/vms/NAME/control
+ *         ConsoleGroup=vmadmin        the same for /run/vms/NAME/console
  *         [Boot]
  *         Kernel=/path/vmlinuz        required, absolute
  *         Initrd=/path/initrd.img     optional, absolute
@@ -50,6 +52,7 @@
 #define VM_MEMORY_DEFAULT  (UINT64_C(512) << 20)
 #define VM_MEMORY_ALIGN    (UINT64_C(1) << 20)
 #define VM_CMDLINE_MAX     4095
+#define VM_GROUP_NAME_MAX  31
 
 #define VM_CONFIG_DIR "/etc/vms"
 
@@ -87,6 +90,8 @@ typedef struct VmConfig {
         uint32_t cpus;
         uint64_t memory; /* bytes */
         bool autostart;
+        char *control_group; /* NULL: root only */
+        char *console_group; /* NULL: root only */
         char *kernel; /* always set */
         char *initrd; /* NULL if not set */
         char *cmdline; /* NULL if not set */

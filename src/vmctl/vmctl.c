@@ -2,21 +2,22 @@
 /* vmctl: the command-line interface to sdvm. validate reads config files; list, status, start, stop
  * and restart ask systemd over sd-bus; the VM verbs talk io.sdvm.VM on /run/vms/NAME/control. */
 
+#include <dirent.h>
 #include <errno.h>
 #include <getopt.h>
 #include <inttypes.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <systemd/sd-json.h>
 #include <systemd/sd-varlink.h>
-
-#include <dirent.h>
-#include <stdlib.h>
+#include <time.h>
 
 #include "log.h"
 #include "parse-util.h"
 #include "vm-config.h"
 #include "vmctl-bus.h"
+#include "vmctl-console.h"
 
 static bool arg_json;
 
@@ -37,11 +38,14 @@ static void help(void) {
                "  resume NAME         Let a paused VM run again\n"
                "  poweroff NAME       Press the ACPI power button\n"
                "  reboot NAME         Reset the guest (its unit starts it again)\n"
-               "  kill NAME           Stop the VM at once\n\n"
+               "  kill NAME           Stop the VM at once\n"
+               "  events NAME         Follow the VM's state changes, one line each, until it stops\n"
+               "  console NAME        Attach to the serial console; Ctrl-] three times within 1 s\n"
+               "                      detaches\n\n"
                "Options:\n"
                "  -h --help           Show this help\n"
                "     --version        Show the version\n"
-               "     --json           Print results as JSON (one object per file, one per line)\n\n"
+               "     --json           Print results as JSON (one object per file or event, one per line)\n\n"
                "Exit status: 0 success; 1 a file is invalid or the VM refused the request;\n"
                "2 bad usage; 3 the VM is not running.\n",
                program_invocation_short_name);
@@ -89,32 +93,67 @@ static int verb_validate(int argc, char *argv[]) {
 
 #define VMCTL_EXIT_NOT_RUNNING 3
 
+/* Connecting to a stopped VM's socket would start it (socket activation): ask systemd first. False when
+ * systemd cannot tell (no bus), so that the socket decides. */
+static bool vm_unit_is_stopped(const char *name) {
+        _cleanup_(sd_bus_flush_close_unrefp) sd_bus *bus = NULL;
+        _cleanup_free_ char *unit = NULL, *active = NULL;
+
+        if (asprintf(&unit, "vm@%s.service", name) < 0 || sd_bus_open_system(&bus) < 0 ||
+            bus_unit_active_state(bus, unit, &active) < 0)
+                return false;
+        return strcmp(active, "inactive") == 0 || strcmp(active, "failed") == 0;
+}
+
+static int vm_not_running(const char *name) {
+        return log_error_errno(ESRCH, "VM '%s' is not running.", name), VMCTL_EXIT_NOT_RUNNING;
+}
+
+/* Connects to VM name's control socket; returns 0, or an exit status after logging. */
+static int vm_connect(const char *name, sd_varlink **ret) {
+        _cleanup_free_ char *address = NULL;
+        int r;
+
+        if (!vm_name_is_valid(name))
+                return log_error_errno(EINVAL, "'%s' is not a valid VM name.", name), 2;
+        if (vm_unit_is_stopped(name))
+                return vm_not_running(name);
+        if (asprintf(&address, "/run/vms/%s/control", name) < 0)
+                return log_oom(), 1;
+        r = sd_varlink_connect_address(ret, address);
+        if (r == -ENOENT || r == -ECONNREFUSED)
+                return log_error_errno(r, "VM '%s' is not running (no control socket at %s).", name, address),
+                       VMCTL_EXIT_NOT_RUNNING;
+        if (r == -EACCES || r == -EPERM)
+                return log_error_errno(r, "Not allowed to use the control socket of VM '%s' (root, or a member "
+                                       "of its ControlGroup=, only).", name),
+                       1;
+        if (r < 0)
+                return log_error_errno(r, "Failed to connect to VM '%s' at %s: %m", name, address), 1;
+        return 0;
+}
+
 /* Calls io.sdvm.VM.METHOD on VM name's control socket; prints the reply (JSON or as given by
  * print_human) and turns errors into one line that names the VM. */
 static int vm_call(const char *name, const char *method, sd_json_variant *params,
                    void (*print_human)(sd_json_variant *reply)) {
         _cleanup_(sd_varlink_unrefp) sd_varlink *vl = NULL;
-        _cleanup_free_ char *address = NULL, *full = NULL;
+        _cleanup_free_ char *full = NULL;
         sd_json_variant *reply = NULL;
         const char *error_id = NULL;
         int r;
 
-        if (!vm_name_is_valid(name))
-                return log_error_errno(EINVAL, "'%s' is not a valid VM name.", name), 2;
-        if (asprintf(&address, "/run/vms/%s/control", name) < 0 || asprintf(&full, "io.sdvm.VM.%s", method) < 0)
+        r = vm_connect(name, &vl);
+        if (r != 0)
+                return r;
+        if (asprintf(&full, "io.sdvm.VM.%s", method) < 0)
                 return log_oom(), 1;
-        r = sd_varlink_connect_address(&vl, address);
-        if (r == -ENOENT || r == -ECONNREFUSED)
-                return log_error_errno(r, "VM '%s' is not running (no control socket at %s).", name, address),
-                       VMCTL_EXIT_NOT_RUNNING;
-        if (r < 0)
-                return log_error_errno(r, "Failed to connect to VM '%s' at %s: %m", name, address), 1;
         r = sd_varlink_call(vl, full, params, &reply, &error_id);
         if (r < 0)
                 return log_error_errno(r, "Failed to call %s on VM '%s': %m", method, name), 1;
         if (error_id) {
                 if (strcmp(error_id, "io.sdvm.VM.NotRunning") == 0)
-                        return log_error_errno(ESRCH, "VM '%s' is not running.", name), VMCTL_EXIT_NOT_RUNNING;
+                        return vm_not_running(name);
                 if (strcmp(error_id, "io.sdvm.VM.NoSuchPath") == 0)
                         return log_error_errno(ENOENT, "VM '%s' has no such inspect path.", name), 1;
                 if (strcmp(error_id, "io.sdvm.VM.InvalidState") == 0)
@@ -280,6 +319,98 @@ static int verb_job(int argc, char *argv[]) {
         return bus_unit_job(bus, method, unit) < 0 ? 1 : 0;
 }
 
+typedef struct EventsState {
+        const char *name;
+        int exit_status; /* -1 while the stream goes on */
+} EventsState;
+
+static int on_event(sd_varlink *link, sd_json_variant *parameters, const char *error_id,
+                    sd_varlink_reply_flags_t flags, void *userdata) {
+        _cleanup_(sd_json_variant_unrefp) sd_json_variant *v = NULL;
+        EventsState *st = userdata;
+        struct timespec ts;
+        uint64_t usec;
+
+        if (error_id) {
+                if (strcmp(error_id, SD_VARLINK_ERROR_DISCONNECTED) == 0)
+                        st->exit_status = (log_error("VM '%s' went away without saying it stopped.", st->name), 1);
+                else if (strcmp(error_id, "io.sdvm.VM.NotRunning") == 0)
+                        st->exit_status = vm_not_running(st->name);
+                else
+                        st->exit_status = (log_error("VM '%s' refused SubscribeEvents: %s", st->name, error_id), 1);
+                return 0;
+        }
+        (void) clock_gettime(CLOCK_REALTIME, &ts);
+        usec = (uint64_t) ts.tv_sec * 1000000U + (uint64_t) ts.tv_nsec / 1000U;
+        if (arg_json) {
+                v = sd_json_variant_ref(parameters);
+                if (sd_json_variant_set_field_unsigned(&v, "timestampUSec", usec) < 0)
+                        return log_oom();
+                (void) sd_json_variant_dump(v, SD_JSON_FORMAT_NEWLINE, stdout, NULL);
+        } else {
+                const char *event = sd_json_variant_string(sd_json_variant_by_key(parameters, "event")) ?: "?";
+                const char *state = sd_json_variant_string(sd_json_variant_by_key(parameters, "state"));
+                const char *reason = sd_json_variant_string(sd_json_variant_by_key(parameters, "reason"));
+                char when[64];
+                struct tm tm;
+
+                (void) strftime(when, sizeof when, "%Y-%m-%d %H:%M:%S", localtime_r(&ts.tv_sec, &tm));
+                printf("%s.%03ld %s %s%s%s%s\n", when, ts.tv_nsec / 1000000L, st->name,
+                       strcmp(event, "state") == 0 && state ? state : event, reason ? " (" : "", reason ?: "",
+                       reason ? ")" : "");
+        }
+        (void) fflush(stdout);
+        /* The last reply has no "continues": the VM stopped. */
+        if (!(flags & SD_VARLINK_REPLY_CONTINUES))
+                st->exit_status = 0;
+        return 0;
+}
+
+static int verb_events(int argc, char *argv[]) {
+        _cleanup_(sd_varlink_unrefp) sd_varlink *vl = NULL;
+        EventsState st = { .name = argc > 1 ? argv[1] : NULL, .exit_status = -1 };
+        int r;
+
+        if (argc != 2)
+                return log_error_errno(EINVAL, "events takes one VM NAME."), 2;
+        r = vm_connect(argv[1], &vl);
+        if (r != 0)
+                return r;
+        sd_varlink_set_userdata(vl, &st);
+        if (sd_varlink_bind_reply(vl, on_event) < 0 || sd_varlink_set_relative_timeout(vl, UINT64_MAX) < 0 ||
+            sd_varlink_observe(vl, "io.sdvm.VM.SubscribeEvents", NULL) < 0)
+                return log_error("Failed to subscribe to the events of VM '%s'.", argv[1]), 1;
+        while (st.exit_status < 0) {
+                r = sd_varlink_process(vl);
+                if (r < 0)
+                        return log_error_errno(r, "Lost the connection to VM '%s': %m", argv[1]), 1;
+                if (r == 0 && st.exit_status < 0) {
+                        r = sd_varlink_wait(vl, UINT64_MAX);
+                        if (r < 0 && r != -EINTR)
+                                return log_error_errno(r, "Failed to wait for VM '%s': %m", argv[1]), 1;
+                }
+        }
+        return st.exit_status;
+}
+
+static int verb_console(int argc, char *argv[]) {
+        _cleanup_free_ char *path = NULL;
+        int r;
+
+        if (argc != 2)
+                return log_error_errno(EINVAL, "console takes one VM NAME."), 2;
+        if (!vm_name_is_valid(argv[1]))
+                return log_error_errno(EINVAL, "'%s' is not a valid VM name.", argv[1]), 2;
+        if (vm_unit_is_stopped(argv[1]))
+                return vm_not_running(argv[1]);
+        if (asprintf(&path, "/run/vms/%s/console", argv[1]) < 0)
+                return log_oom(), 1;
+        r = console_attach(path, argv[1]);
+        if (r == -ESRCH)
+                return VMCTL_EXIT_NOT_RUNNING;
+        return r < 0 ? 1 : 0;
+}
+
 static int verb_vm(int argc, char *argv[]) {
         static const struct {
                 const char *verb, *method;
@@ -338,6 +469,10 @@ int main(int argc, char *argv[]) {
                 return verb_validate(argc - optind, argv + optind);
         if (strcmp(argv[optind], "list") == 0 || strcmp(argv[optind], "status") == 0)
                 return verb_list(argc - optind, argv + optind);
+        if (strcmp(argv[optind], "events") == 0)
+                return verb_events(argc - optind, argv + optind);
+        if (strcmp(argv[optind], "console") == 0)
+                return verb_console(argc - optind, argv + optind);
         if (strcmp(argv[optind], "start") == 0 || strcmp(argv[optind], "stop") == 0 ||
             strcmp(argv[optind], "restart") == 0)
                 return verb_job(argc - optind, argv + optind);

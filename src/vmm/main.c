@@ -4,6 +4,7 @@
 
 #include <errno.h>
 #include <getopt.h>
+#include <grp.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -44,6 +45,7 @@ typedef struct Context {
         Console *console;
         VarlinkServer *varlink;
         bool power_button_pressed;
+        bool stop_told; /* the control socket's subscribers were told "stopped" */
         struct termios saved_termios;
         bool termios_saved;
 } Context;
@@ -108,8 +110,25 @@ static int parse_argv(int argc, char *argv[]) {
         return 1;
 }
 
+/* Tells the control socket's subscribers before the loop exits: sd-varlink flushes and closes its
+ * connections when the event loop exits, so whatever is queued after that never leaves. */
+static void tell_stopped(Context *ctx, VmStopReason reason) {
+        if (ctx->stop_told)
+                return;
+        ctx->stop_told = true;
+        if (reason == VM_STOP_PANIC)
+                varlink_emit_panic(ctx->varlink);
+        varlink_emit_state(ctx->varlink, VM_STATE_STOPPED, reason);
+}
+
 static int on_stop_requested(sd_event_source *s, int fd, uint32_t revents, void *userdata) {
         Context *ctx = userdata;
+        VmStopReason reason;
+
+        pthread_mutex_lock(&ctx->vm->lock);
+        reason = ctx->vm->stop_reason; /* set before notify_fd is written */
+        pthread_mutex_unlock(&ctx->vm->lock);
+        tell_stopped(ctx, reason);
         return sd_event_exit(ctx->event, 0);
 }
 
@@ -443,6 +462,16 @@ static int run(int argc, char *argv[]) {
                 return log_error_errno(r, "Failed to set up the watchdog: %m"), VMM_EXIT_FAILURE;
         if (r > 0)
                 log_debug("Watchdog enabled.");
+        /* ControlGroup=: the generator made the socket 0660 for that group; the server lets its members in. */
+        struct group *grant = NULL;
+        if (config->control_group) {
+                errno = 0;
+                grant = getgrnam(config->control_group);
+                if (!grant)
+                        return log_error_errno(errno ?: ENOENT, "%s: ControlGroup=%s: no such group.", arg_config,
+                                               config->control_group),
+                               VMM_EXIT_FAILURE;
+        }
         /* The control socket (vm-control@.socket passes it as "varlink"); none when run by hand. */
         r = varlink_server_new(&(VarlinkParams) {
                                        .event = event,
@@ -453,6 +482,8 @@ static int run(int argc, char *argv[]) {
                                        .start_usec = start,
                                        .backend = &vm_backend,
                                        .userdata = &ctx,
+                                       .grant_group = !!grant,
+                                       .grant_gid = grant ? grant->gr_gid : 0,
                                },
                                &varlink);
         if (r < 0)
@@ -475,9 +506,7 @@ static int run(int argc, char *argv[]) {
                 vm_request_stop(vm, VM_STOP_ERROR);
         }
         reason = vm_stop(vm);
-        if (reason == VM_STOP_PANIC)
-                varlink_emit_panic(varlink);
-        varlink_emit_state(varlink, VM_STATE_STOPPED, reason);
+        tell_stopped(&ctx, reason); /* if the loop ended otherwise */
         ctx.varlink = varlink = varlink_server_free(varlink); /* what subscribers can still take */
         console = console_free(console); /* its last partial line, before the final status line */
         return exit_status(reason);

@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
+#include <sys/socket.h>
 
 #include "log.h"
 #include "varlink.h"
@@ -22,6 +23,8 @@ struct VarlinkServer {
         uint64_t memory;
         uint64_t start_usec;
         bool listening;
+        bool grant_group;
+        gid_t grant_gid;
 
         sd_varlink *subscribers[VARLINK_SUBSCRIBERS_MAX]; /* a reference each */
         unsigned n_subscribers;
@@ -173,7 +176,19 @@ typedef enum VarlinkOp {
         OP_TERMINATE,
 } VarlinkOp;
 
-static int call_op(sd_varlink *link, sd_json_variant *parameters, VarlinkServer *s, VarlinkOp op) {
+/* io.systemd.MachineInstance has two errors for the same cases: NotConnected where io.sdvm.VM says
+ * NotRunning (no guest to talk to), NotSupported where it says InvalidState. */
+static int reply_refused(sd_varlink *link, bool machine_instance, bool not_running, VmState state) {
+        if (machine_instance)
+                return sd_varlink_error(link,
+                                        not_running ? "io.systemd.MachineInstance.NotConnected"
+                                                    : "io.systemd.MachineInstance.NotSupported",
+                                        NULL);
+        return not_running ? reply_not_running(link) : reply_invalid_state(link, state);
+}
+
+static int call_op_full(sd_varlink *link, sd_json_variant *parameters, VarlinkServer *s, VarlinkOp op,
+                        bool machine_instance) {
         const VarlinkBackend *b = s->backend;
         VmState state;
         int r;
@@ -183,9 +198,9 @@ static int call_op(sd_varlink *link, sd_json_variant *parameters, VarlinkServer 
                 return r;
         state = get_state(s);
         if (state == VM_STATE_STOPPED || (state == VM_STATE_CREATED && op != OP_TERMINATE))
-                return reply_not_running(link);
+                return reply_refused(link, machine_instance, true, state);
         if (state == VM_STATE_SHUTTING_DOWN && (op == OP_PAUSE || op == OP_RESUME))
-                return reply_invalid_state(link, state);
+                return reply_refused(link, machine_instance, false, state);
 
         switch (op) {
         case OP_PAUSE:
@@ -207,7 +222,7 @@ static int call_op(sd_varlink *link, sd_json_variant *parameters, VarlinkServer 
                 r = -EINVAL;
         }
         if (r == -ESHUTDOWN)
-                return reply_invalid_state(link, get_state(s));
+                return reply_refused(link, machine_instance, false, get_state(s));
         if (r < 0)
                 return sd_varlink_error_errno(link, r);
         r = sd_varlink_reply(link, NULL);
@@ -215,6 +230,10 @@ static int call_op(sd_varlink *link, sd_json_variant *parameters, VarlinkServer 
         if (r >= 0 && (op == OP_REBOOT || op == OP_TERMINATE))
                 flush_nonblocking(link);
         return r;
+}
+
+static int call_op(sd_varlink *link, sd_json_variant *parameters, VarlinkServer *s, VarlinkOp op) {
+        return call_op_full(link, parameters, s, op, false);
 }
 
 static int vl_method_pause(sd_varlink *link, sd_json_variant *parameters, sd_varlink_method_flags_t flags,
@@ -240,6 +259,47 @@ static int vl_method_reboot(sd_varlink *link, sd_json_variant *parameters, sd_va
 static int vl_method_terminate(sd_varlink *link, sd_json_variant *parameters, sd_varlink_method_flags_t flags,
                                void *userdata) {
         return call_op(link, parameters, userdata, OP_TERMINATE);
+}
+
+/* io.systemd.MachineInstance: the same operations, with that interface's errors. */
+static int vl_method_mi_pause(sd_varlink *link, sd_json_variant *parameters, sd_varlink_method_flags_t flags,
+                              void *userdata) {
+        return call_op_full(link, parameters, userdata, OP_PAUSE, true);
+}
+
+static int vl_method_mi_resume(sd_varlink *link, sd_json_variant *parameters, sd_varlink_method_flags_t flags,
+                               void *userdata) {
+        return call_op_full(link, parameters, userdata, OP_RESUME, true);
+}
+
+static int vl_method_mi_power_off(sd_varlink *link, sd_json_variant *parameters, sd_varlink_method_flags_t flags,
+                                  void *userdata) {
+        return call_op_full(link, parameters, userdata, OP_POWER_OFF, true);
+}
+
+static int vl_method_mi_reboot(sd_varlink *link, sd_json_variant *parameters, sd_varlink_method_flags_t flags,
+                               void *userdata) {
+        return call_op_full(link, parameters, userdata, OP_REBOOT, true);
+}
+
+static int vl_method_mi_terminate(sd_varlink *link, sd_json_variant *parameters, sd_varlink_method_flags_t flags,
+                                  void *userdata) {
+        return call_op_full(link, parameters, userdata, OP_TERMINATE, true);
+}
+
+static int vl_method_mi_describe(sd_varlink *link, sd_json_variant *parameters, sd_varlink_method_flags_t flags,
+                                 void *userdata) {
+        VarlinkServer *s = userdata;
+        VmState state;
+        int r;
+
+        r = dispatch_none(link, parameters);
+        if (r != 0)
+                return r;
+        state = get_state(s);
+        return sd_varlink_replybo(link,
+                                  SD_JSON_BUILD_PAIR_BOOLEAN("running", state == VM_STATE_RUNNING),
+                                  SD_JSON_BUILD_PAIR_STRING("status", state_string(state)));
 }
 
 static int notify_state(sd_varlink *link, VmState state, VmStopReason reason) {
@@ -282,6 +342,43 @@ static int vl_method_subscribe_events(sd_varlink *link, sd_json_variant *paramet
         if (r < 0 || state == VM_STATE_STOPPED)
                 return r;
         s->subscribers[s->n_subscribers++] = sd_varlink_ref(link);
+        return 0;
+}
+
+bool varlink_peer_allowed(uid_t uid, gid_t primary_gid, const gid_t *groups, size_t n_groups, gid_t gid) {
+        if (uid == 0 || primary_gid == gid)
+                return true;
+        for (size_t i = 0; i < n_groups; i++)
+                if (groups[i] == gid)
+                        return true;
+        return false;
+}
+
+/* With a group grant sd-varlink lets everyone in (no ROOT_ONLY): refuse whoever is neither root nor in
+ * the group, by the credentials the kernel recorded at connect(). */
+static int on_connect(sd_varlink_server *server, sd_varlink *link, void *userdata) {
+        VarlinkServer *s = userdata;
+        gid_t groups[256];
+        socklen_t len = sizeof groups;
+        uid_t uid;
+        gid_t gid;
+        int r;
+
+        if (!s->grant_group)
+                return 0;
+        r = sd_varlink_get_peer_uid(link, &uid);
+        if (r >= 0)
+                r = sd_varlink_get_peer_gid(link, &gid);
+        if (r < 0)
+                return log_debug_errno(r, "Failed to get a control client's credentials, refusing it: %m");
+        if (getsockopt(sd_varlink_get_fd(link), SOL_SOCKET, SO_PEERGROUPS, groups, &len) < 0)
+                len = 0; /* more than 256 groups (ERANGE), or an old kernel: the primary group only */
+        if (!varlink_peer_allowed(uid, gid, groups, len / sizeof(gid_t), s->grant_gid)) {
+                log_warning("Refused a control connection from UID %u: neither root nor in group %u"
+                            " (ControlGroup=).",
+                            (unsigned) uid, (unsigned) s->grant_gid);
+                return -EPERM;
+        }
         return 0;
 }
 
@@ -378,10 +475,13 @@ int varlink_server_new(const VarlinkParams *p, VarlinkServer **ret) {
         s->start_usec = p->start_usec;
         s->last_state = _VM_STATE_INVALID;
 
-        /* TODO: a configurable group that may use the socket too (SocketGroup= with SocketMode=0660);
-         * until then only root, the socket being 0600 anyway. */
-        flags = (p->access_flags ?: SD_VARLINK_SERVER_ROOT_ONLY) | SD_VARLINK_SERVER_INHERIT_USERDATA |
-                SD_VARLINK_SERVER_ACCOUNT_UID;
+        s->grant_group = p->grant_group;
+        s->grant_gid = p->grant_gid;
+
+        /* ROOT_ONLY lets in UID 0 alone; without it sd-varlink lets in anyone who can connect, and
+         * on_connect() narrows that to root and the granted group. */
+        flags = (p->access_flags ?: (p->grant_group ? 0 : SD_VARLINK_SERVER_ROOT_ONLY)) |
+                SD_VARLINK_SERVER_INHERIT_USERDATA | SD_VARLINK_SERVER_ACCOUNT_UID;
         r = sd_varlink_server_new(&s->server, flags);
         if (r < 0)
                 return log_error_errno(r, "Failed to create the varlink server: %m");
@@ -392,9 +492,10 @@ int varlink_server_new(const VarlinkParams *p, VarlinkServer **ret) {
                 r = sd_varlink_server_set_connections_per_uid_max(s->server, VARLINK_CONNECTIONS_PER_UID_MAX);
         if (r < 0)
                 return log_error_errno(r, "Failed to limit the varlink connections: %m");
-        r = sd_varlink_server_add_interface(s->server, &vl_interface_io_sdvm_VM);
+        r = sd_varlink_server_add_interface_many(s->server, &vl_interface_io_sdvm_VM,
+                                                 &vl_interface_io_systemd_MachineInstance);
         if (r < 0)
-                return log_error_errno(r, "Failed to add the io.sdvm.VM interface: %m");
+                return log_error_errno(r, "Failed to add the varlink interfaces: %m");
         r = sd_varlink_server_bind_method_many(s->server,
                                                "io.sdvm.VM.Describe", vl_method_describe,
                                                "io.sdvm.VM.Inspect", vl_method_inspect,
@@ -403,9 +504,18 @@ int varlink_server_new(const VarlinkParams *p, VarlinkServer **ret) {
                                                "io.sdvm.VM.PowerOff", vl_method_power_off,
                                                "io.sdvm.VM.Reboot", vl_method_reboot,
                                                "io.sdvm.VM.Terminate", vl_method_terminate,
-                                               "io.sdvm.VM.SubscribeEvents", vl_method_subscribe_events);
+                                               "io.sdvm.VM.SubscribeEvents", vl_method_subscribe_events,
+                                               "io.systemd.MachineInstance.Pause", vl_method_mi_pause,
+                                               "io.systemd.MachineInstance.Resume", vl_method_mi_resume,
+                                               "io.systemd.MachineInstance.PowerOff", vl_method_mi_power_off,
+                                               "io.systemd.MachineInstance.Reboot", vl_method_mi_reboot,
+                                               "io.systemd.MachineInstance.Terminate", vl_method_mi_terminate,
+                                               "io.systemd.MachineInstance.Describe", vl_method_mi_describe);
         if (r < 0)
-                return log_error_errno(r, "Failed to bind the io.sdvm.VM methods: %m");
+                return log_error_errno(r, "Failed to bind the varlink methods: %m");
+        r = sd_varlink_server_bind_connect(s->server, on_connect);
+        if (r < 0)
+                return log_error_errno(r, "Failed to watch varlink connections: %m");
         r = sd_varlink_server_bind_disconnect(s->server, on_disconnect);
         if (r < 0)
                 return log_error_errno(r, "Failed to watch varlink disconnections: %m");

@@ -12,7 +12,9 @@
  * connection's buffer, and the VM never waits for it. */
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
+#include <sys/types.h>
 #include <systemd/sd-event.h>
 #include <systemd/sd-json.h>
 #include <systemd/sd-varlink.h>
@@ -25,6 +27,9 @@
 #define VARLINK_SUBSCRIBERS_MAX         VARLINK_CONNECTIONS_MAX
 
 extern const sd_varlink_interface vl_interface_io_sdvm_VM;
+/* systemd's io.systemd.MachineInstance (machinectl), served on the same socket: Pause, Resume, PowerOff,
+ * Reboot, Terminate and Describe, mapped onto the same backend calls. */
+extern const sd_varlink_interface vl_interface_io_systemd_MachineInstance;
 
 /* What the methods do to the VM. Each returns >= 0 or a negative errno; -ESHUTDOWN means the VM is on
  * its way out (reported as io.sdvm.VM.InvalidState). The varlink layer checks the state first:
@@ -54,8 +59,14 @@ typedef struct VarlinkParams {
         /* NULL: adopt the socket systemd passes as "varlink" (sd_varlink_server_listen_auto()), if any.
          * Otherwise listen on this AF_UNIX path (tests, or vmm run by hand). */
         const char *address;
-        /* 0: SD_VARLINK_SERVER_ROOT_ONLY. Tests pass SD_VARLINK_SERVER_MYSELF_ONLY. */
+        /* 0: SD_VARLINK_SERVER_ROOT_ONLY, unless grant_group is set. Tests pass SD_VARLINK_SERVER_MYSELF_ONLY. */
         unsigned access_flags;
+        /* ControlGroup= in vm.conf: members of grant_gid may connect as well as root. The socket's mode
+         * (0660, group grant_gid, from the generator's drop-in) is what the kernel enforces; the server
+         * checks the peer's groups again (varlink_peer_allowed()) so that a socket left 0666 by mistake
+         * does not open the VM to everyone. */
+        bool grant_group;
+        gid_t grant_gid;
 } VarlinkParams;
 
 typedef struct VarlinkServer VarlinkServer;
@@ -74,6 +85,10 @@ unsigned varlink_server_n_subscribers(VarlinkServer *s);
 void varlink_emit_state(VarlinkServer *s, VmState state, VmStopReason reason);
 /* The guest reported a panic (pvpanic): {"event":"panic"}. */
 void varlink_emit_panic(VarlinkServer *s);
+
+/* Whether a peer (uid, its primary gid and supplementary groups) may use a socket granted to group gid:
+ * root, or a member of gid. Exposed for tests. */
+bool varlink_peer_allowed(uid_t uid, gid_t primary_gid, const gid_t *groups, size_t n_groups, gid_t gid);
 
 /* Selects path ("vcpus/0/exits"; NULL or "" is the whole tree) in tree. Returns 0 and a new reference,
  * or -ENOENT. Exposed for tests. */

@@ -1,7 +1,9 @@
 #!/bin/bash
 # io.sdvm.VM on a VM started by systemd, driven by varlinkctl (an independent client): introspection
-# equals varlink/io.sdvm.VM.varlink; Describe, Inspect, Pause/Resume with events; bad input leaves
-# the VM answering; Terminate stops the unit.
+# equals varlink/io.sdvm.VM.varlink and varlink/io.systemd.MachineInstance.varlink; Describe, Inspect,
+# Pause/Resume with events; io.systemd.MachineInstance; ControlGroup= (a member may, others may not);
+# the guest's ticks stop while paused and come back (seen through vmctl console); vmctl events and
+# console; bad input leaves the VM answering and ticking; Terminate stops the unit. One VM throughout.
 source "$(dirname "$0")/lib.sh"
 [[ $(cat /proc/1/comm) == systemd ]] || { echo "systemd is not PID 1: skipping"; exit 77; }
 here=$(cd "$(dirname "$0")/../.." && pwd)
@@ -12,11 +14,26 @@ initrd=/var/lib/sdvm-test/initramfs.cpio
 mkdir -p /etc/vms /var/lib/sdvm-test
 cp "$(initramfs)" "$initrd"
 chmod 0644 "$initrd"
-trap 'systemctl stop "vm@$name.service" 2>/dev/null; rm -f /etc/vms/$name.conf; systemctl daemon-reload' EXIT
+bg=()
+cleanup() {
+        kill "${bg[@]}" 2>/dev/null || true
+        systemctl stop "vm@$name.service" 2>/dev/null
+        rm -f /etc/vms/$name.conf
+        systemctl daemon-reload
+        userdel sdvmop 2>/dev/null || true
+        userdel sdvmother 2>/dev/null || true
+        groupdel sdvmops 2>/dev/null || true
+}
+trap cleanup EXIT
+# A group granted the control socket, a member and a non-member.
+groupadd -f sdvmops
+id sdvmop >/dev/null 2>&1 || useradd -M -N -g nogroup -G sdvmops sdvmop
+id sdvmother >/dev/null 2>&1 || useradd -M -N -g nogroup sdvmother
 cat >/etc/vms/$name.conf <<EOC
 [VM]
 CPUs=2
 Memory=256M
+ControlGroup=sdvmops
 [Boot]
 Kernel=$GUEST_KERNEL
 Initrd=$initrd
@@ -32,6 +49,41 @@ echo "== introspect"
 varlinkctl introspect "$sock" io.sdvm.VM >"$WORK/introspect.txt" || fail "varlinkctl introspect failed"
 diff -u "$here/varlink/io.sdvm.VM.varlink" "$WORK/introspect.txt" || fail "served interface differs from varlink/io.sdvm.VM.varlink"
 echo "served interface == varlink/io.sdvm.VM.varlink"
+
+echo "== io.systemd.MachineInstance"
+varlinkctl introspect "$sock" io.systemd.MachineInstance >"$WORK/introspect-mi.txt" || fail "introspect MachineInstance"
+diff -u "$here/varlink/io.systemd.MachineInstance.varlink" "$WORK/introspect-mi.txt" ||
+        fail "served interface differs from varlink/io.systemd.MachineInstance.varlink"
+varlinkctl info "$sock" | tee "$WORK/info.txt"
+grep -q io.sdvm.VM "$WORK/info.txt" && grep -q io.systemd.MachineInstance "$WORK/info.txt" ||
+        fail "varlinkctl info does not list both interfaces"
+mi() { varlinkctl call --json=short "$sock" "io.systemd.MachineInstance.$1" '{}'; }
+[[ $(mi Describe) == '{"running":true,"status":"running"}' ]] || fail "MachineInstance.Describe: $(mi Describe)"
+mi Pause >/dev/null || fail "MachineInstance.Pause"
+[[ $(mi Describe) == '{"running":false,"status":"paused"}' ]] || fail "not paused after MachineInstance.Pause"
+[[ $(call Describe | jq -r .state) == paused ]] || fail "io.sdvm.VM does not see the MachineInstance pause"
+mi Resume >/dev/null || fail "MachineInstance.Resume"
+[[ $(mi Describe) == '{"running":true,"status":"running"}' ]] || fail "not running after MachineInstance.Resume"
+
+echo "== ControlGroup=: the socket is 0660 for the group; a member may call, others may not"
+stat -c '%a %G' "$sock"
+[[ $(stat -c '%a %G' "$sock") == "660 sdvmops" ]] || fail "control socket is not 0660 root:sdvmops"
+runuser -u sdvmop -- varlinkctl call "$sock" io.sdvm.VM.Describe '{}' >/dev/null || fail "a member was refused"
+out=$(runuser -u sdvmother -- varlinkctl call "$sock" io.sdvm.VM.Describe '{}' 2>&1) && fail "a non-member got in"
+echo "non-member: $out"
+# Past the socket's mode too: vmm checks the peer's groups itself.
+chmod 0666 "$sock"
+out=$(runuser -u sdvmother -- varlinkctl call "$sock" io.sdvm.VM.Describe '{}' 2>&1) &&
+        fail "a non-member got in through a 0666 socket"
+chmod 0660 "$sock"
+for _ in $(seq 20); do
+        journalctl -u "vm@$name" --no-pager -o cat | grep -q "Refused a control connection from UID $(id -u sdvmother)" &&
+                break
+        sleep 0.5
+done
+journalctl -u "vm@$name" --no-pager -o cat | grep -q "Refused a control connection from UID $(id -u sdvmother)" ||
+        fail "vmm did not log the refused non-member"
+runuser -u sdvmop -- "$VMCTL" describe "$name" || fail "vmctl describe as a member"
 
 echo "== Describe"
 d=$(call Describe) || fail "Describe failed"
@@ -52,6 +104,49 @@ echo "io exits: $a -> $b"
 ((b > a)) || fail "exit counts did not grow"
 err=$(call Inspect '{"path":"vcpus/9/nope"}' 2>&1) && fail "a bad path was accepted"
 grep -q NoSuchPath <<<"$err" || fail "bad path: no io.sdvm.VM.NoSuchPath: $err"
+
+echo "== vmctl pause: no tick for 2 s; vmctl resume: ticks again; vmctl events sees both"
+# The console through vmctl (stdin a FIFO this shell keeps open), one tick line every 100 ms.
+rm -f "$WORK/console.in"
+mkfifo "$WORK/console.in"
+"$VMCTL" console "$name" <"$WORK/console.in" >"$WORK/console.txt" 2>"$WORK/console.err" &
+bg+=($!)
+exec 7>"$WORK/console.in"
+"$VMCTL" events "$name" >"$WORK/vmctl-events.txt" &
+evh=$!
+"$VMCTL" --json events "$name" >"$WORK/vmctl-events.json" &
+evj=$!
+bg+=($evh $evj)
+ticks() { grep -c 'SDVM-GUEST: tick' "$WORK/console.txt" || true; }
+# still_ticks WHAT: the guest printed at least 3 ticks within 1 s.
+still_ticks() {
+        local a b
+        a=$(ticks); sleep 1; b=$(ticks)
+        ((b >= a + 3)) || fail "after $1: the guest stopped ticking ($a -> $b)"
+}
+sleep 1
+still_ticks "attaching vmctl console"
+"$VMCTL" pause "$name" || fail "vmctl pause"
+sleep 0.3 # what was on its way to the console
+a=$(ticks); sleep 2; b=$(ticks)
+echo "paused: ticks $a -> $b in 2 s"
+((a == b)) || fail "ticks arrived while paused"
+"$VMCTL" resume "$name" || fail "vmctl resume"
+still_ticks "vmctl resume"
+cat "$WORK/vmctl-events.txt"
+grep -qE " $name paused\$" "$WORK/vmctl-events.txt" || fail "vmctl events: no paused line"
+[[ $(grep -oE '(paused|running)$' "$WORK/vmctl-events.txt" | tail -n2 | tr '\n' ' ') == "paused running " ]] ||
+        fail "vmctl events: not paused then running"
+jq -se '[.[] | .state] | .[-2:] == ["paused", "running"] and (.[0] | type) == "string"' \
+        "$WORK/vmctl-events.json" >/dev/null || fail "vmctl --json events: $(cat "$WORK/vmctl-events.json")"
+jq -se 'all(.[]; .timestampUSec > 0 and .event == "state")' "$WORK/vmctl-events.json" >/dev/null ||
+        fail "vmctl --json events: no timestampUSec"
+echo "== vmctl inspect: exit counts grow"
+e1=$("$VMCTL" --json inspect "$name" vcpus | jq '[.tree[] | .exits.io] | add')
+sleep 1
+e2=$("$VMCTL" --json inspect "$name" vcpus | jq '[.tree[] | .exits.io] | add')
+echo "vmctl inspect io exits: $e1 -> $e2"
+((e2 > e1)) || fail "vmctl inspect: exit counts did not grow"
 
 echo "== Pause / Resume, with SubscribeEvents"
 timeout 30 varlinkctl call --more --json=short "$sock" io.sdvm.VM.SubscribeEvents '{}' >"$WORK/events.txt" 2>&1 &
@@ -78,12 +173,27 @@ grep -q '"state":"paused"' "$WORK/events.txt" && grep -q '"state":"running"' "$W
 echo "== bad input leaves the VM untouched"
 out=$(call Nope 2>&1) && fail "an unknown method was accepted"
 grep -q MethodNotFound <<<"$out" || fail "unknown method: $out"
+still_ticks "an unknown method"
 out=$(call Inspect '{"path":42}' 2>&1) && fail "a wrong parameter type was accepted"
 grep -q InvalidParameter <<<"$out" || fail "wrong type: $out"
+still_ticks "a wrong parameter type"
 printf '{"method":"io.sdvm.VM.Describe",' | timeout 5 socat - UNIX-CONNECT:$sock >/dev/null 2>&1 || true
+still_ticks "malformed JSON"
 head -c 1048576 /dev/urandom | timeout 10 socat -u - UNIX-CONNECT:$sock >/dev/null 2>&1 || true
-for _ in $(seq 100); do socat -u /dev/null UNIX-CONNECT:$sock & done 2>/dev/null
-wait 2>/dev/null || true
+still_ticks "1 MiB of garbage"
+# A client that connects, subscribes and never reads, while the state changes under it.
+{ printf '{"method":"io.sdvm.VM.SubscribeEvents","more":true}\0'; sleep 30; } 2>/dev/null |
+        timeout 30 socat -u - UNIX-CONNECT:$sock >/dev/null 2>&1 &
+bg+=($!)
+for _ in 1 2 3; do call Pause >/dev/null; call Resume >/dev/null; done
+still_ticks "a client that never reads"
+conns=()
+for _ in $(seq 100); do
+        timeout 10 socat -u /dev/null UNIX-CONNECT:$sock 2>/dev/null &
+        conns+=($!)
+done
+wait "${conns[@]}" 2>/dev/null || true
+still_ticks "100 connections at once"
 [[ $(call Describe | jq -r .state) == running ]] || fail "the VM stopped answering Describe after bad input"
 a=$(io_exits); sleep 1; b=$(io_exits)
 ((b > a)) || fail "the guest stopped running after bad input"
@@ -102,14 +212,35 @@ msg=$("$VMCTL" describe nosuchvm 2>&1) || rc=$?
 echo "$msg"
 ((rc == 3)) && grep -q "VM 'nosuchvm' is not running" <<<"$msg" || fail "vmctl on a VM that is not running: rc $rc"
 
+echo "== vmctl console on a terminal: Ctrl-] three times detaches, the terminal is restored"
+{ sleep 2; printf '\035\035\035'; sleep 5; } | timeout 20 script -qec \
+        "stty -a >$WORK/stty.before; $VMCTL console $name >$WORK/console-tty.txt; echo rc=\$? >$WORK/console-tty.rc; stty -a >$WORK/stty.after" \
+        /dev/null >/dev/null || true
+[[ $(cat "$WORK/console-tty.rc" 2>/dev/null) == rc=0 ]] || fail "vmctl console did not detach with Ctrl-] x3"
+grep -q 'SDVM-GUEST: tick' "$WORK/console-tty.txt" || fail "vmctl console on a terminal showed no ticks"
+diff "$WORK/stty.before" "$WORK/stty.after" || fail "vmctl console left the terminal changed"
+echo "detached, terminal restored"
+
 echo "== Terminate"
 call Terminate || true
+# vmctl events ends with the VM, status 0, its last line "stopped (terminate)".
+timeout 20 tail --pid=$evh -f /dev/null || fail "vmctl events did not end when the VM stopped"
+rc=0; wait $evh || rc=$?
+((rc == 0)) || fail "vmctl events: exit status $rc when the VM stopped"
+exec 7>&-
+tail -n1 "$WORK/vmctl-events.txt" | grep -q "stopped (terminate)$" || fail "vmctl events: no stopped line"
 for _ in $(seq 60); do
         [[ $(systemctl show -P ActiveState "vm@$name.service") == inactive ]] && break
         sleep 0.5
 done
 [[ $(systemctl show -P ActiveState "vm@$name.service") == inactive ]] || fail "still running after Terminate"
 "$VMCTL" status "$name" | grep -qE "^$name +inactive +- " || fail "vmctl status after Terminate"
+# Not running: status 3, and no socket activation behind vmctl's back.
+for v in events console describe; do
+        rc=0; "$VMCTL" "$v" "$name" </dev/null || rc=$?
+        ((rc == 3)) || fail "vmctl $v on a stopped VM: exit status $rc, expected 3"
+done
+[[ $(systemctl show -P ActiveState "vm@$name.service") == inactive ]] || fail "vmctl started the VM"
 
 echo "== vmctl start, then vmctl stop: the job waits for the guest's clean power-off"
 "$VMCTL" start "$name" || fail "vmctl start (again) failed"
