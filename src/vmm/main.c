@@ -212,12 +212,12 @@ static int backend_terminate(void *userdata) {
 
 static int backend_inspect(void *userdata, sd_json_variant **ret) {
         Context *ctx = userdata;
-        return varlink_vm_inspect(ctx->vm, ctx->console, ret);
+        return varlink_vm_inspect(ctx->vm, ctx->machine, ctx->console, ret);
 }
 
 static int backend_devices(void *userdata, sd_json_variant **ret) {
         Context *ctx = userdata;
-        return varlink_vm_devices(ctx->vm, ctx->console, ret);
+        return varlink_vm_devices(ctx->vm, ctx->machine, ctx->console, ret);
 }
 
 static const VarlinkBackend vm_backend = {

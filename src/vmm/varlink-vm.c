@@ -7,8 +7,10 @@
 #include <stdlib.h>
 
 #include "arch/x86/layout.h"
+#include "arch/x86/machine.h"
 #include "console.h"
 #include "varlink.h"
+#include "virtio/virtio.h"
 
 static int vcpus_tree(Vm *vm, sd_json_variant **ret) {
         _cleanup_free_ VcpuState *states = NULL;
@@ -63,7 +65,67 @@ static int console_tree(Console *console, sd_json_variant **ret) {
                               SD_JSON_BUILD_PAIR_UNSIGNED("journalLinesDropped", st.journal_lines_dropped));
 }
 
-int varlink_vm_inspect(Vm *vm, Console *console, sd_json_variant **ret) {
+static const char *virtio_type(const VirtioDevice *d) {
+        switch (d->ops->device_id) {
+        case VIRTIO_ID_BLOCK:
+                return "virtio-blk";
+        case VIRTIO_ID_NET:
+                return "virtio-net";
+        case VIRTIO_ID_RNG:
+                return "virtio-rng";
+        default:
+                return "virtio";
+        }
+}
+
+/* One virtio device: its PCI address, driver status, queues and the model's counters. Read under the
+ * device lock, so one request in flight may delay it. */
+static int virtio_tree(VirtioDevice *d, unsigned slot, sd_json_variant **ret) {
+        sd_json_variant *queues = NULL, *counters = NULL;
+        VirtioCounter c[VIRTIO_COUNTERS_MAX];
+        char pci[16];
+        size_t n = 0;
+        int r;
+
+        (void) snprintf(pci, sizeof pci, "0000:00:%02x.0", slot);
+        pthread_mutex_lock(&d->lock);
+        r = sd_json_build(&queues, SD_JSON_BUILD_EMPTY_ARRAY);
+        for (uint16_t q = 0; r >= 0 && q < d->n_queues; q++) {
+                const Virtqueue *vq = &d->vqs[q];
+                sd_json_variant *e = NULL;
+                r = sd_json_buildo(&e,
+                                   SD_JSON_BUILD_PAIR_UNSIGNED("size", vq->size),
+                                   SD_JSON_BUILD_PAIR_BOOLEAN("started", vq->started),
+                                   SD_JSON_BUILD_PAIR_UNSIGNED("popped", vq->n_popped),
+                                   SD_JSON_BUILD_PAIR_UNSIGNED("pushed", vq->n_pushed),
+                                   SD_JSON_BUILD_PAIR_CONDITION(vq->broken, "broken",
+                                                                SD_JSON_BUILD_STRING(vq->broken_reason ?: "yes")));
+                if (r >= 0)
+                        r = sd_json_variant_append_array(&queues, e);
+                sd_json_variant_unref(e);
+        }
+        if (d->ops->counters)
+                n = d->ops->counters(d, c, ELEMENTSOF(c));
+        if (r >= 0)
+                r = sd_json_build(&counters, SD_JSON_BUILD_EMPTY_OBJECT);
+        for (size_t i = 0; r >= 0 && i < n; i++)
+                r = sd_json_variant_set_field_unsigned(&counters, c[i].name, c[i].value);
+        if (r >= 0)
+                r = sd_json_buildo(ret,
+                                   SD_JSON_BUILD_PAIR_STRING("type", virtio_type(d)),
+                                   SD_JSON_BUILD_PAIR_STRING("pci", pci),
+                                   SD_JSON_BUILD_PAIR_UNSIGNED("status", d->status),
+                                   SD_JSON_BUILD_PAIR_BOOLEAN("needsReset", d->status & VIRTIO_STATUS_NEEDS_RESET),
+                                   SD_JSON_BUILD_PAIR_UNSIGNED("features", d->features),
+                                   SD_JSON_BUILD_PAIR_VARIANT("queues", queues),
+                                   SD_JSON_BUILD_PAIR_VARIANT("counters", counters));
+        pthread_mutex_unlock(&d->lock);
+        sd_json_variant_unref(queues);
+        sd_json_variant_unref(counters);
+        return r;
+}
+
+int varlink_vm_inspect(Vm *vm, Machine *machine, Console *console, sd_json_variant **ret) {
         sd_json_variant *vcpus = NULL, *regions = NULL, *con = NULL, *tree = NULL;
         int r;
 
@@ -99,14 +161,35 @@ int varlink_vm_inspect(Vm *vm, Console *console, sd_json_variant **ret) {
         sd_json_variant_unref(vcpus);
         sd_json_variant_unref(regions);
         sd_json_variant_unref(con);
-        if (r < 0)
+        VirtioDevice *d;
+        unsigned slot;
+        for (size_t i = 0; r >= 0 && (d = machine_virtio_device(machine, i, &slot)); i++) {
+                sd_json_variant *dev = NULL, *devices = NULL;
+                r = virtio_tree(d, slot, &dev);
+                if (r >= 0) {
+                        devices = sd_json_variant_ref(sd_json_variant_by_key(tree, "devices"));
+                        r = sd_json_variant_set_field(&devices, d->id, dev);
+                }
+                if (r >= 0)
+                        r = sd_json_variant_set_field(&tree, "devices", devices);
+                sd_json_variant_unref(dev);
+                sd_json_variant_unref(devices);
+        }
+        if (r < 0) {
+                sd_json_variant_unref(tree);
                 return r;
+        }
         *ret = tree;
         return 0;
 }
 
-int varlink_vm_devices(Vm *vm, Console *console, sd_json_variant **ret) {
-        return sd_json_build(ret,
+int varlink_vm_devices(Vm *vm, Machine *machine, Console *console, sd_json_variant **ret) {
+        sd_json_variant *list = NULL;
+        VirtioDevice *d;
+        unsigned slot;
+        int r;
+
+        r = sd_json_build(&list,
                              SD_JSON_BUILD_ARRAY(
                                      SD_JSON_BUILD_OBJECT(SD_JSON_BUILD_PAIR_STRING("name", "console"),
                                                           SD_JSON_BUILD_PAIR_STRING("type", "serial-8250"),
@@ -117,4 +200,22 @@ int varlink_vm_devices(Vm *vm, Console *console, sd_json_variant **ret) {
                                      SD_JSON_BUILD_OBJECT(SD_JSON_BUILD_PAIR_STRING("name", "reset"),
                                                           SD_JSON_BUILD_PAIR_STRING("type", "i8042"),
                                                           SD_JSON_BUILD_PAIR_UNSIGNED("port", X86_PORT_I8042_CMD))));
+        for (size_t i = 0; r >= 0 && (d = machine_virtio_device(machine, i, &slot)); i++) {
+                sd_json_variant *e = NULL;
+                char pci[16];
+                (void) snprintf(pci, sizeof pci, "0000:00:%02x.0", slot);
+                r = sd_json_buildo(&e,
+                                   SD_JSON_BUILD_PAIR_STRING("name", d->id),
+                                   SD_JSON_BUILD_PAIR_STRING("type", virtio_type(d)),
+                                   SD_JSON_BUILD_PAIR_STRING("pci", pci));
+                if (r >= 0)
+                        r = sd_json_variant_append_array(&list, e);
+                sd_json_variant_unref(e);
+        }
+        if (r < 0) {
+                sd_json_variant_unref(list);
+                return r;
+        }
+        *ret = list;
+        return 0;
 }

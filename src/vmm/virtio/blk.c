@@ -182,6 +182,19 @@ static void blk_config_read(VirtioDevice *d, uint32_t offset, uint8_t *data, uin
         memcpy(data, b->config + offset, len);
 }
 
+static size_t blk_counters(VirtioDevice *d, VirtioCounter *out, size_t max) {
+        Blk *b = d->priv;
+        VirtioCounter c[] = {
+                { "reads", b->n_read },           { "writes", b->n_written },
+                { "flushes", b->n_flushed },      { "discards", b->n_discarded },
+                { "errors", b->n_errors },        { "capacity", b->disk->size },
+                { "readOnly", b->disk->read_only },
+        };
+        size_t n = ELEMENTSOF(c) < max ? ELEMENTSOF(c) : max;
+        memcpy(out, c, n * sizeof c[0]);
+        return n;
+}
+
 static void blk_free(VirtioDevice *d) {
         Blk *b = d->priv;
         if (!b)
@@ -195,6 +208,7 @@ static const VirtioDeviceOps blk_ops = {
         .device_id = VIRTIO_ID_BLOCK,
         .config_read = blk_config_read,
         .queue_kick = blk_kick,
+        .counters = blk_counters,
         .free = blk_free,
 };
 

@@ -152,6 +152,17 @@ static void net_config_read(VirtioDevice *d, uint32_t offset, uint8_t *data, uin
         memcpy(data, n->config + offset, len);
 }
 
+static size_t net_counters(VirtioDevice *d, VirtioCounter *out, size_t max) {
+        Net *n = d->priv;
+        VirtioCounter c[] = {
+                { "rxFrames", n->rx_frames }, { "rxBytes", n->rx_bytes },     { "txFrames", n->tx_frames },
+                { "txBytes", n->tx_bytes },   { "txDropped", n->tx_dropped },
+        };
+        size_t k = ELEMENTSOF(c) < max ? ELEMENTSOF(c) : max;
+        memcpy(out, c, k * sizeof c[0]);
+        return k;
+}
+
 static void net_free(VirtioDevice *d) {
         Net *n = d->priv;
         if (!n)
@@ -167,6 +178,7 @@ static const VirtioDeviceOps net_ops = {
         .activate = net_activate,
         .queue_kick = net_kick,
         .reset = net_reset,
+        .counters = net_counters,
         .free = net_free,
 };
 

@@ -43,6 +43,14 @@ static void rng_kick(VirtioDevice *d, uint16_t q) {
         }
 }
 
+static size_t rng_counters(VirtioDevice *d, VirtioCounter *out, size_t max) {
+        Rng *rng = d->priv;
+        if (max < 1)
+                return 0;
+        out[0] = (VirtioCounter) { "bytes", rng->bytes };
+        return 1;
+}
+
 static void rng_free(VirtioDevice *d) {
         free(d->priv);
 }
@@ -51,6 +59,7 @@ static const VirtioDeviceOps rng_ops = {
         .type = "rng",
         .device_id = VIRTIO_ID_RNG,
         .queue_kick = rng_kick,
+        .counters = rng_counters,
         .free = rng_free,
 };
 

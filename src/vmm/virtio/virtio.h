@@ -38,6 +38,12 @@
 typedef struct VirtioDevice VirtioDevice;
 typedef struct VirtioWatch VirtioWatch;
 
+typedef struct VirtioCounter {
+        const char *name; /* static */
+        uint64_t value;
+} VirtioCounter;
+#define VIRTIO_COUNTERS_MAX 16
+
 typedef struct VirtioDeviceOps {
         const char *type;   /* "blk", "net", "rng": logs and Inspect */
         uint16_t device_id; /* VIRTIO_ID_* */
@@ -54,6 +60,9 @@ typedef struct VirtioDeviceOps {
         void (*queue_kick)(VirtioDevice *d, uint16_t q);
         /* The driver reset the device: drop anything in flight. Queues are already reset. May be NULL. */
         void (*reset)(VirtioDevice *d);
+        /* The model's counters for Inspect, at most max of them, d->lock held; returns how many. May be
+         * NULL. */
+        size_t (*counters)(VirtioDevice *d, VirtioCounter *out, size_t max);
         void (*free)(VirtioDevice *d); /* frees d->priv and closes the model's fds */
 } VirtioDeviceOps;
 

@@ -403,6 +403,14 @@ int machine_new(Vm *vm, const VmConfig *config, int *disk_fds, Machine **ret) {
         return 0;
 }
 
+VirtioDevice *machine_virtio_device(Machine *m, size_t i, unsigned *ret_slot) {
+        if (!m || i >= m->n_virtio)
+                return NULL;
+        if (ret_slot)
+                *ret_slot = virtio_pci_pci_device(m->virtio[i])->slot;
+        return virtio_pci_device(m->virtio[i]);
+}
+
 void machine_press_power_button(Machine *m) {
         irq_pulse(&m->ged_irq);
 }

@@ -21,6 +21,10 @@ int machine_new(Vm *vm, const VmConfig *config, int *disk_fds, Machine **ret);
 Machine *machine_free(Machine *m);
 DEFINE_TRIVIAL_CLEANUP_FUNC(Machine *, machine_free);
 
+/* The i-th virtio device on the PCI bus (for Inspect), NULL past the last; *ret_slot its PCI slot. */
+typedef struct VirtioDevice VirtioDevice;
+VirtioDevice *machine_virtio_device(Machine *m, size_t i, unsigned *ret_slot);
+
 /* Presses the ACPI power button (a pulse on the Generic Event Device's interrupt). */
 void machine_press_power_button(Machine *m);
 /* Host -> guest console bytes. Returns how many the UART took; when fewer than n, rx_ready is
