@@ -38,4 +38,51 @@ conf=$(write_config no-kvm 1 256M poweroff)
 chmod 0755 "$WORK"
 chmod 0644 "$conf"
 expect_error no-kvm "Failed to open /dev/kvm: Permission denied" "$conf" setpriv --reuid=nobody --regid=nogroup --clear-groups
+# [Disk] and [Network] entries that cannot be set up: the message names the entry.
+conf=$(write_config missing-disk 1 256M poweroff)
+printf '[Disk]\nPath=%s\n' "$WORK/no-such-disk.img" >>"$conf"
+expect_error missing-disk "\[Disk\] #1 \(.*no-such-disk.img, line [0-9]+\) does not exist" "$conf"
+
+# start_holder NAME READONLY: a VM that holds shared.img (idle guest) until killed; sets HOLDER.
+start_holder() {
+        local conf
+        conf=$(write_config "$1" 1 256M bench)
+        printf '[Disk]\nPath=%s\nReadOnly=%s\n' "$WORK/shared.img" "$2" >>"$conf"
+        "$VMM" --config="$conf" </dev/null >"$WORK/$1.out" 2>&1 &
+        HOLDER=$!
+        for _ in $(seq 100); do grep -aq "action=bench" "$WORK/$1.out" && break; sleep 0.3; done
+        grep -aq "action=bench" "$WORK/$1.out" || fail "$1 did not start: $(tail -n 3 "$WORK/$1.out")"
+}
+stop_holder() {
+        kill -9 "$HOLDER"
+        wait "$HOLDER" 2>/dev/null || true
+}
+
+# One writable image, two VMs: the second is refused while the first holds its OFD lock.
+truncate -s 16M "$WORK/shared.img"
+start_holder disk-owner no
+conf=$(write_config disk-second 1 256M poweroff)
+printf '[Disk]\nPath=%s\nReadOnly=yes\n' "$WORK/shared.img" >>"$conf"
+expect_error locked-disk "\\[Disk\\] #1 \\(.*shared.img, line [0-9]+\\) is in use by another VM" "$conf"
+stop_holder
+# Readers share an image, a writer is still refused; the lock went with the killed process above.
+start_holder disk-reader yes
+conf=$(write_config disk-ro 1 256M devices)
+printf '[Disk]\nPath=%s\nReadOnly=yes\n' "$WORK/shared.img" >>"$conf"
+timeout 120 "$VMM" --config="$conf" </dev/null >"$WORK/disk-ro.out" 2>&1 ||
+        fail "a second reader was refused: $(tail -n 3 "$WORK/disk-ro.out")"
+grep -aq "disk vda sectors=32768 ro=1" "$WORK/disk-ro.out" || fail "the guest did not see the read-only disk"
+echo "[shared-read-only] two VMs read one image"
+conf=$(write_config disk-writer 1 256M poweroff)
+printf '[Disk]\nPath=%s\n' "$WORK/shared.img" >>"$conf"
+expect_error locked-by-readers "\\[Disk\\] #1 \\(.*shared.img, line [0-9]+\\) is in use by another VM" "$conf"
+stop_holder
+
+conf=$(write_config bad-bridge 1 256M poweroff)
+printf '[Network]\nBridge=nosuchbr0\n' >>"$conf"
+expect_error bad-bridge "\[Network\] #1 .*Bridge=nosuchbr0 does not exist" "$conf"
+# Without CAP_NET_ADMIN no tap can be made, and the message says what is missing.
+conf=$(write_config no-cap-tap 1 256M poweroff)
+printf '[Network]\nTap=sdvmtest9\n' >>"$conf"
+expect_error no-cap-tap "\[Network\] #1 .*CAP_NET_ADMIN" "$conf" setpriv --inh-caps=-all --bounding-set=-net_admin
 echo "OK: every bad input was refused with a clear line"
