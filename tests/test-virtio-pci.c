@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* The PCI bus, MSI-X and the virtio-pci transport driven the way Linux's virtio_pci_modern driver
  * drives them, through configuration mechanism #1 and BAR accesses on a real Bus, with virtio-blk on a
- * temp file and virtio-rng behind them. No KVM: kicks go through the MMIO path, MSIs only count. */
+ * temp file, virtio-rng, and virtio-net on a socketpair behind them. No KVM: kicks go through the MMIO
+ * path, MSIs only count. */
 #include <errno.h>
 #include <fcntl.h>
 #include <setjmp.h>
@@ -10,6 +11,7 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
 #include <cmocka.h>
@@ -20,6 +22,7 @@
 #include "log.h"
 #include "memory.h"
 #include "virtio/blk.h"
+#include "virtio/net.h"
 #include "virtio/rng.h"
 #include "virtio/virtio-pci.h"
 
@@ -30,6 +33,7 @@
 #define AVAIL 0x101000ULL
 #define USED 0x102000ULL
 #define BUFS 0x200000ULL
+#define QSTRIDE 0x10000ULL /* between the rings of queue q and q + 1 */
 
 typedef struct T {
         Bus pio, mmio;
@@ -109,8 +113,9 @@ static void probe(T *t, unsigned slot, uint16_t want_device) {
         assert_int_equal((uint64_t) t->notify << 12, VIRTIO_PCI_NOTIFY_OFFSET);
 }
 
-/* Reset, negotiate everything offered, set up queue 0 at DESC/AVAIL/USED, DRIVER_OK. */
-static uint64_t bring_up(T *t) {
+/* Reset, negotiate everything offered, set up n_queues queues (queue q at DESC/AVAIL/USED + q * QSTRIDE,
+ * MSI-X vector q), DRIVER_OK. */
+static uint64_t bring_up_n(T *t, uint16_t n_queues) {
         uint64_t f;
 
         bar_write(t, 0x14, 0, 1);
@@ -128,30 +133,41 @@ static uint64_t bring_up(T *t) {
         bar_write(t, 0x14, 1 | 2 | 8, 1);
         assert_int_equal(bar_read(t, 0x14, 1), 1 | 2 | 8);
 
-        bar_write(t, 0x16, 0, 2);
-        assert_int_equal(bar_read(t, 0x18, 2), VQ_SIZE_MAX);
-        bar_write(t, 0x18, 16, 2);
-        bar_write(t, 0x20, DESC, 4);
-        bar_write(t, 0x24, 0, 4);
-        bar_write(t, 0x28, AVAIL, 4);
-        bar_write(t, 0x2c, 0, 4);
-        bar_write(t, 0x30, USED, 4);
-        bar_write(t, 0x34, 0, 4);
-        bar_write(t, 0x1a, 0, 2); /* MSI-X vector 0 */
-        assert_int_equal(bar_read(t, 0x1a, 2), 0);
-        bar_write(t, 0x1c, 1, 2);
+        for (uint16_t q = 0; q < n_queues; q++) {
+                bar_write(t, 0x16, q, 2);
+                assert_int_equal(bar_read(t, 0x18, 2), VQ_SIZE_MAX);
+                bar_write(t, 0x18, 16, 2);
+                bar_write(t, 0x20, DESC + q * QSTRIDE, 4);
+                bar_write(t, 0x24, 0, 4);
+                bar_write(t, 0x28, AVAIL + q * QSTRIDE, 4);
+                bar_write(t, 0x2c, 0, 4);
+                bar_write(t, 0x30, USED + q * QSTRIDE, 4);
+                bar_write(t, 0x34, 0, 4);
+                bar_write(t, 0x1a, q, 2); /* MSI-X vector q */
+                assert_int_equal(bar_read(t, 0x1a, 2), q);
+                bar_write(t, 0x1c, 1, 2);
+        }
         bar_write(t, 0x14, 1 | 2 | 8 | 4, 1);
         assert_int_equal(bar_read(t, 0x14, 1), 1 | 2 | 8 | 4);
         return f;
 }
 
-static void put_desc(T *t, uint16_t i, uint64_t addr, uint32_t len, uint16_t flags, uint16_t next) {
+static uint64_t bring_up(T *t) {
+        return bring_up_n(t, 1);
+}
+
+static void put_desc_at(T *t, uint64_t table, uint16_t i, uint64_t addr, uint32_t len, uint16_t flags,
+                        uint16_t next) {
         uint8_t d[16];
         memcpy(d, &addr, 8);
         memcpy(d + 8, &len, 4);
         memcpy(d + 12, &flags, 2);
         memcpy(d + 14, &next, 2);
-        assert_int_equal(guest_write(t->mem, DESC + 16ULL * i, d, 16), 0);
+        assert_int_equal(guest_write(t->mem, table + 16ULL * i, d, 16), 0);
+}
+
+static void put_desc(T *t, uint16_t i, uint64_t addr, uint32_t len, uint16_t flags, uint16_t next) {
+        put_desc_at(t, DESC, i, addr, len, flags, next);
 }
 
 static uint16_t avail_idx;
@@ -349,11 +365,115 @@ static void test_rng_msix_and_hostile(void **state) {
         guest_memory_free(t.mem);
 }
 
+/* For the net test: queue q's avail ring gets head, at the driver's index *idx. */
+static void net_add(T *t, uint16_t q, uint16_t head, uint16_t *idx) {
+        uint64_t avail = AVAIL + q * QSTRIDE;
+
+        assert_int_equal(guest_write(t->mem, avail + 4 + 2 * (*idx % 16), &head, 2), 0);
+        (*idx)++;
+        __atomic_thread_fence(__ATOMIC_RELEASE);
+        assert_int_equal(guest_write(t->mem, avail + 2, idx, 2), 0);
+        bar_write(t, VIRTIO_PCI_NOTIFY_OFFSET + q * VIRTIO_PCI_NOTIFY_MULTIPLIER, q, 2);
+}
+
+/* Waits up to timeout_ms for queue q's used index to reach want; returns the last element's length,
+ * or UINT32_MAX if it did not get there. */
+static uint32_t net_used(T *t, uint16_t q, uint16_t want, int timeout_ms) {
+        uint64_t used = USED + q * QSTRIDE;
+        uint16_t idx = 0;
+        uint32_t len;
+
+        for (int i = 0; i < timeout_ms; i++) {
+                assert_int_equal(guest_read(t->mem, used + 2, &idx, 2), 0);
+                if (idx == want)
+                        break;
+                usleep(1000);
+        }
+        if (idx != want)
+                return UINT32_MAX;
+        assert_int_equal(guest_read(t->mem, used + 4 + 8 * ((idx - 1) % 16) + 4, &len, 4), 0);
+        return len;
+}
+
+/* virtio-net with one end of a datagram socketpair as its tap: receive, transmit, and a frame that waits
+ * for the driver's next receive buffer. */
+static void test_net(void **state) {
+        static const uint8_t mac[6] = { 0x02, 0x53, 0x44, 0x56, 0x4d, 0x01 };
+        uint8_t frame[12 + 64], buf[2048], cfg[6];
+        uint16_t rx_idx = 0, tx_idx = 0, num_buffers;
+        VirtioDevice *dev;
+        VirtioPci *vp;
+        int sp[2];
+        T t;
+
+        setup_bus(&t);
+        assert_int_equal(socketpair(AF_UNIX, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0, sp), 0);
+        assert_int_equal(virtio_net_new(t.mem, "net0", sp[0], mac, &dev), 0);
+        assert_int_equal(virtio_pci_new(t.pci, NULL, -EBADF, dev, &vp), 0);
+        assert_int_equal(virtio_device_start_thread(virtio_pci_device(vp)), 0);
+        probe(&t, 1, 0x1041);
+        for (unsigned i = 0; i < sizeof cfg; i++)
+                cfg[i] = (uint8_t) bar_read(&t, VIRTIO_PCI_DEVICE_OFFSET + i, 1);
+        assert_memory_equal(cfg, mac, sizeof mac);
+        assert_int_equal(bar_read(&t, 0x12, 2), 2); /* receive and transmit */
+        bring_up_n(&t, 2);
+
+        /* Receive: a buffer, then a frame from the tap, which lands in it after the header as it came,
+         * with num_buffers set to 1. */
+        for (size_t i = 0; i < sizeof frame; i++)
+                frame[i] = (uint8_t) (i < 10 ? 0 : i);
+        put_desc_at(&t, DESC, 0, BUFS, 1526, 2, 0);
+        net_add(&t, 0, 0, &rx_idx);
+        assert_int_equal(send(sp[1], frame, sizeof frame, 0), (ssize_t) sizeof frame);
+        assert_int_equal(net_used(&t, 0, 1, 5000), sizeof frame);
+        assert_int_equal(guest_read(t.mem, BUFS, buf, sizeof frame), 0);
+        memcpy(&num_buffers, buf + 10, 2);
+        assert_int_equal(num_buffers, 1);
+        assert_memory_equal(buf, frame, 10);
+        assert_memory_equal(buf + 12, frame + 12, sizeof frame - 12);
+
+        /* Transmit: header and payload in two descriptors arrive on the other end as one frame. */
+        memset(buf, 0, 12);
+        for (size_t i = 0; i < 64; i++)
+                buf[12 + i] = (uint8_t) (0xa0 ^ i);
+        assert_int_equal(guest_write(t.mem, BUFS + 0x1000, buf, 12), 0);
+        assert_int_equal(guest_write(t.mem, BUFS + 0x1100, buf + 12, 64), 0);
+        put_desc_at(&t, DESC + QSTRIDE, 0, BUFS + 0x1000, 12, 1, 1);
+        put_desc_at(&t, DESC + QSTRIDE, 1, BUFS + 0x1100, 64, 0, 0);
+        net_add(&t, 1, 0, &tx_idx);
+        assert_int_equal(net_used(&t, 1, 1, 5000), 0);
+        uint8_t got[256];
+        assert_int_equal(recv(sp[1], got, sizeof got, 0), 12 + 64);
+        assert_memory_equal(got, buf, 12 + 64);
+
+        /* Out of receive buffers: the frame waits in the tap... */
+        frame[20] = 0x77;
+        assert_int_equal(send(sp[1], frame, sizeof frame, 0), (ssize_t) sizeof frame);
+        assert_int_equal(net_used(&t, 0, 2, 200), UINT32_MAX);
+        /* ...until the driver adds a buffer and kicks. */
+        put_desc_at(&t, DESC, 1, BUFS + 0x2000, 1526, 2, 0);
+        net_add(&t, 0, 1, &rx_idx);
+        assert_int_equal(net_used(&t, 0, 2, 5000), sizeof frame);
+        assert_int_equal(guest_read(t.mem, BUFS + 0x2000, buf, sizeof frame), 0);
+        assert_int_equal(buf[20], 0x77);
+        memcpy(&num_buffers, buf + 10, 2);
+        assert_int_equal(num_buffers, 1);
+        assert_int_equal(bar_read(&t, 0x14, 1), 1 | 2 | 8 | 4); /* no NEEDS_RESET on the way */
+
+        virtio_pci_free(vp);
+        close(sp[1]);
+        pci_bus_free(t.pci);
+        bus_done(&t.pio);
+        bus_done(&t.mmio);
+        guest_memory_free(t.mem);
+}
+
 int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(test_host_bridge_and_absent),
                 cmocka_unit_test(test_blk),
                 cmocka_unit_test(test_rng_msix_and_hostile),
+                cmocka_unit_test(test_net),
         };
         log_set_max_level(LOG_ERR);
         return cmocka_run_group_tests(tests, NULL, NULL);

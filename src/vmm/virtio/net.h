@@ -11,6 +11,6 @@
 
 #include "virtio/virtio.h"
 
-/* Takes tap_fd (also on failure). */
+/* Takes tap_fd (also on failure): a non-blocking tap, or in tests one end of a SOCK_DGRAM socketpair. */
 int virtio_net_new(const GuestMemory *mem, const char *id, int tap_fd, const uint8_t mac[static 6],
                    VirtioDevice **ret);

@@ -63,34 +63,43 @@ static void run_queue(VirtioDevice *d, uint16_t q) {
         check_broken(d, q);
 }
 
+int virtio_device_dispatch(VirtioDevice *d, int timeout_ms) {
+        struct epoll_event ev[16];
+        int n;
+
+        n = epoll_wait(d->epoll_fd, ev, (int) ELEMENTSOF(ev), timeout_ms);
+        if (n < 0)
+                return -errno;
+        for (int i = 0; i < n; i++) {
+                uint64_t tag = ev[i].data.u64, cnt;
+                if (tag == EPOLL_STOP)
+                        return -ESHUTDOWN;
+                pthread_mutex_lock(&d->lock);
+                if (tag < VIRTIO_QUEUES_MAX) {
+                        (void) read(d->kick_fd[tag], &cnt, sizeof cnt);
+                        run_queue(d, (uint16_t) tag);
+                } else {
+                        VirtioWatch *w = (VirtioWatch *) (uintptr_t) tag;
+                        if (device_live(d))
+                                w->fn(d, w->u);
+                        else /* level-triggered: disarm until the model re-arms it on activate */
+                                (void) virtio_watch_set_events(w, 0);
+                }
+                pthread_mutex_unlock(&d->lock);
+        }
+        return n;
+}
+
 static void *io_thread(void *userdata) {
         VirtioDevice *d = userdata;
-        struct epoll_event ev[16];
 
         for (;;) {
-                int n = epoll_wait(d->epoll_fd, ev, (int) ELEMENTSOF(ev), -1);
-                if (n < 0) {
-                        if (errno == EINTR)
-                                continue;
-                        log_error_errno(errno, "Device %s: epoll_wait failed: %m", d->id);
+                int r = virtio_device_dispatch(d, -1);
+                if (r == -ESHUTDOWN)
                         return NULL;
-                }
-                for (int i = 0; i < n; i++) {
-                        uint64_t tag = ev[i].data.u64, cnt;
-                        if (tag == EPOLL_STOP)
-                                return NULL;
-                        pthread_mutex_lock(&d->lock);
-                        if (tag < VIRTIO_QUEUES_MAX) {
-                                (void) read(d->kick_fd[tag], &cnt, sizeof cnt);
-                                run_queue(d, (uint16_t) tag);
-                        } else {
-                                VirtioWatch *w = (VirtioWatch *) (uintptr_t) tag;
-                                if (device_live(d))
-                                        w->fn(d, w->u);
-                                else /* level-triggered: disarm until the model re-arms it on activate */
-                                        (void) virtio_watch_set_events(w, 0);
-                        }
-                        pthread_mutex_unlock(&d->lock);
+                if (r < 0 && r != -EINTR) {
+                        log_error_errno(r, "Device %s: epoll_wait failed: %m", d->id);
+                        return NULL;
                 }
         }
 }

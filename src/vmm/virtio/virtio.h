@@ -115,6 +115,12 @@ DEFINE_FREEP(VirtioDevice, virtio_device_free);
 /* Starts the I/O thread; after the transport has bound the kick fds. */
 int virtio_device_start_thread(VirtioDevice *d);
 
+/* One round of the I/O thread's loop: waits up to timeout_ms (-1: forever) for kicks and model fds, and
+ * runs what is ready. Returns how many were, 0 on timeout, -ESHUTDOWN once virtio_device_free() stops
+ * the thread, or -errno. Tests and fuzzers call it with 0 instead of starting the thread, so that what
+ * the device does between two guest accesses is deterministic. */
+int virtio_device_dispatch(VirtioDevice *d, int timeout_ms);
+
 /* A model fd for the I/O thread: fn runs (with d->lock held, only while the driver is live) when fd is
  * ready for events (EPOLLIN, ...; level-triggered). The watch lives as long as the device. */
 int virtio_device_watch_fd(VirtioDevice *d, int fd, uint32_t events, void (*fn)(VirtioDevice *d, void *u),
