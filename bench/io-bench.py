@@ -111,7 +111,7 @@ def main():
     ap.add_argument("--workdir", required=True, help="room for the copies (about 1 GB)")
     ap.add_argument("--vmms", default="qemu,qemu-direct,vmm")
     ap.add_argument("--runtime", type=int, default=8, help="seconds per fio job and iperf3 direction")
-    ap.add_argument("--cpus", type=int, default=2)
+    ap.add_argument("--cpus", type=int, default=1)
     ap.add_argument("--memory", default="1G")
     ap.add_argument("--timeout", type=float, default=900)
     ap.add_argument("--json", required=True)

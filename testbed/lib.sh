@@ -161,7 +161,7 @@ tb_make_scratch() {
         stage=$(mktemp -d "${TMPDIR:-/tmp}/sdvm-scratch-XXXXXX")
         ln "$TB_GUEST_IMG" "$stage/guest.img" 2>/dev/null || cp --sparse=always "$TB_GUEST_IMG" "$stage/guest.img"
         rm -f "$out"
-        mkfs.ext4 -q -F -d "$stage" -L sdvm-scratch "$out" 16G
+        mkfs.ext4 -q -F -O ^has_journal -d "$stage" -L sdvm-scratch "$out" 16G >/dev/null
         rm -rf "$stage"
 }
 

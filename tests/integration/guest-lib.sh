@@ -50,9 +50,10 @@ guest_copy() {
         echo "$dir/root.img"
 }
 
-# guest_define NAME: a new VM definition; then guest_disk PATH [ro] (in guest order) and guest_nic TAP MAC.
+# guest_define NAME [CPUS [MEMORY]]: a new VM definition (1 vCPU: L1 has one CPU, and an SMP guest's
+# IPIs wait for L1 to schedule the other vCPU); then guest_disk PATH [ro] (in guest order) and guest_nic TAP MAC.
 guest_define() {
-        G_NAME=$1 G_CPUS=${2:-2} G_MEM=${3:-1G}
+        G_NAME=$1 G_CPUS=${2:-1} G_MEM=${3:-1G}
         G_DISKS=() G_TAP='' G_MAC='' G_PID='' G_INV='' G_STATUS=''
         G_CONSOLE=$WORK/$G_NAME.console
         rm -f "$G_CONSOLE"
@@ -120,9 +121,21 @@ guest_start_vmm() {
 # The console so far: QEMU's serial file, or the unit's journal (vmm logs the guest's console there).
 guest_console() {
         case $LAUNCHER in
-        qemu) tr -d '\r' <"$G_CONSOLE" 2>/dev/null || true ;;
-        vmm) journalctl --no-pager -o cat "_SYSTEMD_INVOCATION_ID=$G_INV" 2>/dev/null | tr -d '\r' ;;
+        qemu) [[ ! -f $G_CONSOLE ]] || tr -d '\r\0' <"$G_CONSOLE" ;;
+        vmm) journalctl --no-pager -o cat "_SYSTEMD_INVOCATION_ID=$G_INV" 2>/dev/null | tr -d '\r\0' ;;
         esac
+}
+
+# The console's complete lines: the guest writes a line a byte at a time, and a test must not act on
+# half of one.
+guest_lines() {
+        local s
+        s=$(guest_console; printf .)
+        s=${s%.}
+        if [[ $s != *$'\n' ]]; then
+                if [[ $s == *$'\n'* ]]; then s=${s%$'\n'*}$'\n'; else s=''; fi
+        fi
+        printf '%s' "$s"
 }
 
 guest_running() {
@@ -138,12 +151,12 @@ guest_wait() {
         local re=$1 limit=$2 end line
         end=$(($(date +%s) + limit))
         while :; do
-                if line=$(guest_console | grep -aE -m1 -- "$re"); then
+                if line=$(guest_lines | grep -aE -m1 -- "$re"); then
                         echo "$line"
                         return 0
                 fi
                 if ! guest_running; then
-                        line=$(guest_console | grep -aE -m1 -- "$re") && { echo "$line"; return 0; }
+                        line=$(guest_lines | grep -aE -m1 -- "$re") && { echo "$line"; return 0; }
                         guest_show
                         fail "the guest stopped before printing /$re/"
                 fi

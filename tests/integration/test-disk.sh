@@ -34,7 +34,8 @@ line=$(guest_wait 'SDVM-AGENT: multi-user.target reached' 600)
 echo "$line"
 echo "boot: multi-user.target on the console $(guest_elapsed) s after the start (guest uptime $(marker_field "$line" uptime))"
 grep -q 'state=\(running\|degraded\)' <<<"$line" || fail "the guest's systemd is not up: $line"
-guest_console | grep -a 'SDVM-AGENT: failed units' || true
+guest_wait 'SDVM-AGENT: slowest units' 120 >/dev/null
+guest_lines | grep -a 'SDVM-AGENT: \(failed units\|Startup\|slowest\)' || true
 
 line=$(guest_wait 'SDVM-AGENT: rodisk read' 120)
 echo "$line"
