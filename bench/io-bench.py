@@ -72,10 +72,19 @@ def run_one(a, name):
         p = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT)
     res = {"argv": argv}
     text = ""
+    shown, beat = 0, t0
     try:
         while time.monotonic() - t0 < a.timeout:
             with open(console, "rb") as f:
                 text = f.read().decode(errors="replace")
+            # Progress as it comes: testbed/lib.sh takes a long silence for a hang of the nest.
+            lines = re.findall(r"SDVM-AGENT: [^\n]*\n", text)
+            for line in lines[shown:]:
+                print(f"io-bench: {name}: {line.strip()}", flush=True)
+            shown = len(lines)
+            if time.monotonic() - beat > 60:
+                print(f"io-bench: {name}: {time.monotonic() - t0:.0f} s", flush=True)
+                beat = time.monotonic()
             if "SDVM-AGENT: done" in text or p.poll() is not None:
                 break
             time.sleep(0.5)

@@ -50,8 +50,8 @@ guest_copy() {
         echo "$dir/root.img"
 }
 
-# guest_define NAME [CPUS [MEMORY]]: a new VM definition (1 vCPU: L1 has one CPU, and an SMP guest's
-# IPIs wait for L1 to schedule the other vCPU); then guest_disk PATH [ro] (in guest order) and guest_nic TAP MAC.
+# guest_define NAME [CPUS [MEMORY]]: a new VM definition (1 vCPU by default: L1 has one CPU for all of
+# them); then guest_disk PATH [ro] (in guest order) and guest_nic TAP MAC.
 guest_define() {
         G_NAME=$1 G_CPUS=${2:-1} G_MEM=${3:-1G}
         G_DISKS=() G_TAP='' G_MAC='' G_PID='' G_INV='' G_STATUS=''
@@ -148,8 +148,8 @@ guest_running() {
 # guest_wait REGEX TIMEOUT: waits for a console line matching REGEX and prints it; fails (with the
 # console's tail) if the guest stops or TIMEOUT seconds pass first.
 guest_wait() {
-        local re=$1 limit=$2 end line
-        end=$(($(date +%s) + limit))
+        local re=$1 limit=$2 end line beat
+        end=$(($(date +%s) + limit)) beat=$(($(date +%s) + 60))
         while :; do
                 if line=$(guest_lines | grep -aE -m1 -- "$re"); then
                         echo "$line"
@@ -161,8 +161,19 @@ guest_wait() {
                         fail "the guest stopped before printing /$re/"
                 fi
                 (($(date +%s) < end)) || { guest_show; fail "no /$re/ on the console within $limit s"; }
+                if (($(date +%s) > beat)); then
+                        heartbeat "$G_NAME: waiting for /$re/, $(guest_elapsed) s since the start"
+                        beat=$(($(date +%s) + 60))
+                fi
                 sleep 0.2
         done
+}
+
+# A Debian boot takes minutes in the nest, and meson prints nothing until a test ends, while
+# testbed/lib.sh takes 8 minutes of silence on L1's progress port (ttyS1) for a hang of the nest: say
+# that the test is alive there.
+heartbeat() {
+        [[ -f /src/.l1-entry && -w /dev/ttyS1 ]] && echo "  ($*)" >/dev/ttyS1 2>/dev/null || true
 }
 
 # since T0: seconds since date +%s.%N said T0; guest_elapsed: since guest_start.
