@@ -237,8 +237,9 @@ tb_boot_l1() {
                 -serial "file:$workdir/console.log" -serial "file:$workdir/progress.log" \
                 2> >(grep -v "TCG doesn't support requested feature" >&2) &
         qpid=$!
-        # A stall watchdog: the runner in L1 prints each test's result as it ends, and meson kills
-        # any test after its own timeout (400 s at most), so no output for longer than
+        # A stall watchdog: the runner in L1 prints each test's result as it ends (and the tests that
+        # boot the Debian guest print heartbeats meanwhile), and meson kills any other test after
+        # its own timeout (400 s at most), so no output for longer than
         # SDVM_TESTBED_STALL seconds means L1 itself hangs (seen once in ~15 runs: emulated SVM
         # under TCG). Report it as a stall (status 3), for the caller to retry once.
         local stall=${SDVM_TESTBED_STALL:-480} last now
