@@ -10,3 +10,16 @@ python3 /src/bench/boot-bench.py --vmm "$VMM" --kernel "$GUEST_KERNEL" --initrd 
         --runs "${SDVM_BENCH_RUNS:-10}" --json /src/bench-boot.json
 python3 /src/bench/control-bench.py --vmm "$VMM" --kernel "$GUEST_KERNEL" --initrd "$(initramfs)" \
         --json /src/bench-control.json
+
+# The disk and network benchmark (bench/io-bench.py): vmm against QEMU on the Debian guest image, which
+# L0 put on L1's scratch disk (testbed/lib.sh: tb_make_scratch). SDVM_BENCH_IO_RUNTIME: seconds per fio
+# job and iperf3 direction (default 8); SDVM_BENCH_IO_VMMS: which to run (default qemu,qemu-direct,vmm).
+set -a
+[[ -f /src/.l1-env ]] && source /src/.l1-env
+set +a
+scratch=/var/lib/sdvm-scratch
+mkdir -p "$scratch"
+mountpoint -q "$scratch" || mount /dev/disk/by-label/sdvm-scratch "$scratch"
+python3 /src/bench/io-bench.py --vmm "$VMM" --kernel "$GUEST_KERNEL" --initrd "/boot/initrd.img-$KVER" \
+        --image "$scratch/guest.img" --workdir "$scratch/io-bench" --runtime "${SDVM_BENCH_IO_RUNTIME:-8}" \
+        --vmms "${SDVM_BENCH_IO_VMMS:-qemu,qemu-direct,vmm}" --json /src/bench-io.json

@@ -2,6 +2,11 @@
 # Entry run inside L1 by sdvm-testbed-runner: the testbed suite under real systemd and real KVM.
 set -u -o pipefail
 cd /src
+# Settings carried from L0 (testbed/lib.sh: tb_make_payload), e.g. SDVM_TEST_VMM=qemu.
+set -a
+[[ -f /src/.l1-env ]] && source /src/.l1-env
+set +a
+[[ -n ${SDVM_TEST_VMM:-} ]] || unset SDVM_TEST_VMM
 modprobe kvm_amd || { echo "FAILED: modprobe kvm_amd"; exit 1; }
 udevadm settle
 [[ -c /dev/kvm ]] || { echo "FAILED: no /dev/kvm in L1 after modprobe kvm_amd"; exit 1; }

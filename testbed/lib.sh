@@ -98,6 +98,73 @@ tb_ensure_tree() {
         done
 }
 
+# The L2 guest's root filesystem: its own small package list (guest-packages.txt), bootstrapped once
+# into a tar (keyed by the list), then customised by guest-setup.sh with the test agent (guest/*) and the
+# L1 tree's kernel modules, so that the tree's kernel and initrd boot it, and made into an ext4 image
+# (keyed by all of those). Needs tb_ensure_tree first. Sets TB_GUEST_IMG.
+tb_guest_packages() { grep -v '^[[:space:]]*\(#\|$\)' "$TB_DIR/guest-packages.txt" | sort -u | paste -sd, -; }
+tb_guest_kver() { ls "$TB_TREE/lib/modules" | sort -V | tail -n1; }
+tb_key_guest_tar() { printf '%s %s nodocs\n' "$SUITE" "$(tb_guest_packages)" | sha256sum | cut -c1-16; }
+tb_key_guest() {
+        { tb_key_guest_tar; tb_guest_kver; cat "$TB_DIR/guest-setup.sh" "$TB_DIR"/guest/*; } |
+                sha256sum | cut -c1-16
+}
+tb_ensure_guest_image() {
+        local kver tar tmp old t0 size
+        kver=$(tb_guest_kver)
+        [[ -n $kver ]] || tb_die "no kernel modules in $TB_TREE/lib/modules"
+        tar=$CACHE/guest-rootfs-$(tb_key_guest_tar).tar
+        TB_GUEST_IMG=$CACHE/guest-$(tb_key_guest).img
+        t0=$(date +%s)
+        if [[ ! -s $TB_GUEST_IMG && ! -s $tar ]]; then
+                rm -rf "$CACHE"/tmp.guest-*
+                tmp=$(mktemp -d "$CACHE/tmp.guest-XXXXXX")
+                tb_log "bootstrapping the guest root filesystem with mmdebstrap (cold cache, about 1.5 min)"
+                # Documentation and translations are dead weight in a test guest.
+                mmdebstrap --variant=minbase --include="$(tb_guest_packages)" \
+                        --dpkgopt='path-exclude=/usr/share/man/*' --dpkgopt='path-exclude=/usr/share/doc/*' \
+                        --dpkgopt='path-exclude=/usr/share/locale/*' --dpkgopt='path-exclude=/usr/share/info/*' \
+                        "$SUITE" "$tmp/rootfs.tar" >"$tmp/mmdebstrap.log" 2>&1 || {
+                        tail -n 30 "$tmp/mmdebstrap.log" >&2
+                        tb_die "mmdebstrap of the guest failed (log: $tmp/mmdebstrap.log)"
+                }
+                mv "$tmp/rootfs.tar" "$tar"
+                rm -rf "$tmp"
+        fi
+        if [[ ! -s $TB_GUEST_IMG ]]; then
+                rm -rf "$CACHE"/tmp.guest-*
+                tmp=$(mktemp -d "$CACHE/tmp.guest-XXXXXX")
+                tb_log "customising the guest tree (test agent, kernel modules $kver)"
+                mkdir "$tmp/root"
+                tar -C "$tmp/root" -xf "$tar"
+                bash "$TB_DIR/guest-setup.sh" "$tmp/root" "$TB_TREE/lib/modules/$kver"
+                # The tree plus 512 MiB of room for the guest; sparse, so the room costs nothing.
+                size=$(($(du -sm "$tmp/root" | cut -f1) + 512))
+                tb_log "making the guest image (${size} MiB, $(du -sh "$tmp/root" | cut -f1) used)"
+                mkfs.ext4 -q -F -d "$tmp/root" -L sdvm-guest "$tmp/guest.img" "${size}M" >/dev/null
+                mv "$tmp/guest.img" "$TB_GUEST_IMG"
+                rm -rf "$tmp"
+                tb_log "guest image ready in $(($(date +%s) - t0)) s: $TB_GUEST_IMG"
+        fi
+        # Only older guest images and tars are ours to delete; tree-*, root-*, rootfs-* are tb_ensure_tree's.
+        for old in "$CACHE"/guest-*.img "$CACHE"/guest-rootfs-*.tar; do
+                [[ -e $old && $old != "$TB_GUEST_IMG" && $old != "$tar" ]] && rm -f "$old"
+        done
+        return 0
+}
+
+# L1's scratch disk (its third virtio disk, label sdvm-scratch): a sparse ext4 file system carrying the
+# guest image, on which L1's tests make their per-guest copies (tests/integration/guest-lib.sh). L1's own
+# root disk has only ~3 GB free. mkfs copies only the image's data blocks, and so does L1's cp.
+tb_make_scratch() {
+        local out=$1 stage
+        stage=$(mktemp -d "${TMPDIR:-/tmp}/sdvm-scratch-XXXXXX")
+        ln "$TB_GUEST_IMG" "$stage/guest.img" 2>/dev/null || cp --sparse=always "$TB_GUEST_IMG" "$stage/guest.img"
+        rm -f "$out"
+        mkfs.ext4 -q -F -O ^has_journal -d "$stage" -L sdvm-scratch "$out" 16G >/dev/null
+        rm -rf "$stage"
+}
+
 # Run a command inside the tree with the repo at /src. A private mount namespace means no mount
 # outlives the command, whatever happens to it.
 tb_chroot() {
@@ -133,6 +200,11 @@ tb_make_payload() {
         (cd "$REPO" && git ls-files -co --exclude-standard -z | tar --null -T - -cf -) | tar -C "$stage" -xf -
         cp -a "$REPO/$BUILD_REL" "$stage/"
         printf '%s\n' "$entry" >"$stage/.l1-entry"
+        # Settings from L0 for the L1 scripts (l1-test.sh and bench/l1-bench.sh source it): which VMM
+        # the guest-image tests run (SDVM_TEST_VMM=vmm|qemu) and the benchmarks' knobs.
+        local v
+        for v in $(compgen -v | grep -E '^SDVM_(TEST_VMM|BENCH_)'); do printf '%s=%q\n' "$v" "${!v}"; done \
+                >"$stage/.l1-env"
         rm -f "$out"
         mkfs.ext4 -q -F -d "$stage" -L payload "$out" 1G >/dev/null
         rm -rf "$stage"
@@ -147,6 +219,9 @@ tb_boot_l1() {
         qemu-img create -q -f qcow2 -b "$TB_IMG" -F raw "$overlay"
         kernel=$(ls "$TB_TREE"/boot/vmlinuz-* | sort -V | tail -n1)
         initrd=$(ls "$TB_TREE"/boot/initrd.img-* | sort -V | tail -n1)
+        # The scratch disk (tb_make_scratch), when the caller made one: vdc in L1.
+        local scratch=()
+        [[ -f $workdir/scratch.img ]] && scratch=(-drive "file=$workdir/scratch.img,if=virtio,format=raw")
         : >"$workdir/progress.log"
         tail -n +1 -f "$workdir/progress.log" &
         tailpid=$!
@@ -157,12 +232,14 @@ tb_boot_l1() {
                 -append "console=ttyS0 root=/dev/vda rw quiet systemd.show_status=false panic=-1" \
                 -drive "file=$overlay,if=virtio,format=qcow2" \
                 -drive "file=$payload,if=virtio,format=raw" \
+                "${scratch[@]}" \
                 -display none -monitor none -no-reboot -nodefaults \
                 -serial "file:$workdir/console.log" -serial "file:$workdir/progress.log" \
                 2> >(grep -v "TCG doesn't support requested feature" >&2) &
         qpid=$!
-        # A stall watchdog: the runner in L1 prints each test's result as it ends, and meson kills
-        # any test after its own timeout (400 s at most), so no output for longer than
+        # A stall watchdog: the runner in L1 prints each test's result as it ends (and the tests that
+        # boot the Debian guest print heartbeats meanwhile), and meson kills any other test after
+        # its own timeout (400 s at most), so no output for longer than
         # SDVM_TESTBED_STALL seconds means L1 itself hangs (seen once in ~15 runs: emulated SVM
         # under TCG). Report it as a stall (status 3), for the caller to retry once.
         local stall=${SDVM_TESTBED_STALL:-480} last now
@@ -185,7 +262,7 @@ tb_boot_l1() {
         sleep 0.5
         kill "$tailpid" 2>/dev/null || true
         wait "$tailpid" 2>/dev/null || true
-        rm -f "$overlay"
+        rm -f "$overlay" "$workdir/scratch.img"
         if [[ $rc == stall ]]; then
                 tail -n 20 "$workdir/console.log" >&2 || true
                 return 3
@@ -211,10 +288,12 @@ tb_run_in_l1() {
         tb_need_root
         tb_host_deps
         tb_ensure_tree
+        tb_ensure_guest_image
         tb_build
         TB_WORK=$REPO/$BUILD_REL.work
         mkdir -p "$TB_WORK"
         tb_make_payload "$entry" "$TB_WORK/payload.img"
+        tb_make_scratch "$TB_WORK/scratch.img"
         tb_boot_l1 "$TB_WORK/payload.img" "$TB_WORK" "$limit" || return 1
         status=$(tb_payload_status "$TB_WORK/payload.img")
         if [[ -z $status ]]; then

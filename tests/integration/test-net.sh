@@ -1,0 +1,60 @@
+#!/bin/bash
+# test-net.sh: the Debian guest on a tap in L1 (virtio-net). The tap carries fe80::1/64, the guest
+# fe80::2/64 (link-local: no range of a real network). Ping both ways, then a TCP transfer of 4 MiB
+# each way, checked with sha256 on both ends. SDVM_TEST_VMM=vmm (default) or qemu: see guest-lib.sh.
+source "$(dirname "$0")/guest-lib.sh"
+command -v socat >/dev/null || fail "no socat in L1"
+tap=sdvmtest0 mac=52:54:00:5d:4e:01 bytes=$((4 << 20))
+pids=()
+cleanup() {
+        ((${#pids[@]} == 0)) || kill "${pids[@]}" 2>/dev/null || true
+        guest_cleanup
+        ip link del "$tap" 2>/dev/null || true
+}
+trap cleanup EXIT
+guest_scratch
+
+ip link del "$tap" 2>/dev/null || true
+ip tuntap add dev "$tap" mode tap
+ip link set "$tap" up
+ip addr add fe80::1/64 dev "$tap" nodad
+
+root=$(guest_copy net)
+guest_define net
+guest_disk "$root"
+guest_nic "$tap" "$mac"
+guest_start net sdvm.ip=fe80::2/64 sdvm.peer=fe80::1 sdvm.bytes=$bytes
+
+line=$(guest_wait 'SDVM-AGENT: net-up' 600)
+echo "$line"
+echo "the guest configured its NIC $(guest_elapsed) s after the start"
+[[ $(marker_field "$line" mac) == "$mac" ]] || fail "the guest's NIC has MAC $(marker_field "$line" mac), configured $mac"
+line=$(guest_wait 'SDVM-AGENT: (ping ok|error: ping)' 60)
+echo "guest -> L1: $line"
+grep -q 'ping ok' <<<"$line" || fail "the guest cannot ping L1"
+ping -6 -c 3 -W 2 "fe80::2%$tap" || fail "L1 cannot ping the guest"
+
+# The guest connects to 5001 (L1 sends) and then 5002 (L1 receives), retrying until they listen.
+head -c "$bytes" /dev/urandom >"$WORK/net-down.bin"
+down_sum=$(sha256sum <"$WORK/net-down.bin" | cut -d' ' -f1)
+rm -f "$WORK/net-up.bin"
+socat -u OPEN:"$WORK/net-down.bin" TCP6-LISTEN:5001,reuseaddr &
+pids+=($!)
+socat -u TCP6-LISTEN:5002,reuseaddr CREATE:"$WORK/net-up.bin" &
+pids+=($!)
+t0=$(date +%s.%N)
+line=$(guest_wait 'SDVM-AGENT: (net received|error: net)' 300)
+echo "L1 -> guest: $line"
+[[ $(marker_field "$line" sha256) == "$down_sum" ]] || fail "the guest received other bytes than L1 sent"
+line=$(guest_wait 'SDVM-AGENT: (net sent|error: net)' 300)
+echo "guest -> L1: $line"
+wait "${pids[1]}" || fail "L1's receiver failed"
+up_sum=$(sha256sum <"$WORK/net-up.bin" | cut -d' ' -f1)
+[[ $(marker_field "$line" sha256) == "$up_sum" ]] || fail "L1 received other bytes than the guest sent"
+echo "transfers: $((bytes >> 20)) MiB each way in $(since "$t0") s, checksums match"
+done_line=$(guest_wait 'SDVM-AGENT: done' 60)
+grep -q 'errors=0' <<<"$done_line" || fail "the agent reported errors: $done_line"
+guest_wait_exit 120
+[[ $G_STATUS == poweroff ]] || fail "the guest did not power off cleanly: $G_STATUS"
+rm -rf "$SCRATCH/net"
+echo "OK"
