@@ -324,6 +324,55 @@ static void test_blk(void **state) {
         unlink(path);
 }
 
+/* A read-only disk: the guest is told (VIRTIO_BLK_F_RO), and a write that comes anyway is an I/O
+ * error that leaves the image alone. */
+static void test_blk_read_only(void **state) {
+        char path[] = "/var/tmp/test-virtio-pci-XXXXXX";
+        int fd = mkstemp(path);
+        uint8_t hdr[16] = { 1 /* VIRTIO_BLK_T_OUT */ }, status = 0xff, data[512], back[512];
+        VirtioDevice *dev;
+        VirtioPci *vp;
+        Disk *disk;
+        T t;
+
+        assert_true(fd >= 0);
+        memset(data, 0xab, sizeof data);
+        assert_int_equal(pwrite(fd, data, sizeof data, 0), (ssize_t) sizeof data);
+        assert_int_equal(ftruncate(fd, 64 << 10), 0);
+        close(fd);
+        setup_bus(&t);
+        assert_int_equal(disk_open(&(VmDisk) { .path = path, .read_only = true, .serial = (char *) "ro", .line = 1 },
+                                   0, -EBADF, &disk),
+                         0);
+        assert_int_equal(virtio_blk_new(t.mem, "disk0", disk, "ro", &dev), 0);
+        assert_int_equal(virtio_pci_new(t.pci, NULL, -EBADF, dev, &vp), 0);
+        assert_int_equal(virtio_device_start_thread(virtio_pci_device(vp)), 0);
+        probe(&t, 1, 0x1042);
+        assert_true(bring_up(&t) & (1ULL << 5)); /* VIRTIO_BLK_F_RO offered */
+
+        memset(data, 0, sizeof data);
+        assert_int_equal(guest_write(t.mem, BUFS, hdr, 16), 0);
+        assert_int_equal(guest_write(t.mem, BUFS + 0x1000, data, sizeof data), 0);
+        put_desc(&t, 0, BUFS, 16, 1, 1);
+        put_desc(&t, 1, BUFS + 0x1000, sizeof data, 1, 2);
+        put_desc(&t, 2, BUFS + 0x3000, 1, 2, 0);
+        assert_int_equal(submit(&t, 0), 1);
+        assert_int_equal(guest_read(t.mem, BUFS + 0x3000, &status, 1), 0);
+        assert_int_equal(status, 1); /* VIRTIO_BLK_S_IOERR */
+        fd = open(path, O_RDONLY);
+        assert_int_equal(pread(fd, back, sizeof back, 0), (ssize_t) sizeof back);
+        close(fd);
+        memset(data, 0xab, sizeof data);
+        assert_memory_equal(back, data, sizeof data);
+
+        virtio_pci_free(vp);
+        pci_bus_free(t.pci);
+        bus_done(&t.pio);
+        bus_done(&t.mmio);
+        guest_memory_free(t.mem);
+        unlink(path);
+}
+
 static void test_rng_msix_and_hostile(void **state) {
         uint8_t buf[64] = {}, zero[64] = {};
         VirtioDevice *dev;
@@ -472,6 +521,7 @@ int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(test_host_bridge_and_absent),
                 cmocka_unit_test(test_blk),
+                cmocka_unit_test(test_blk_read_only),
                 cmocka_unit_test(test_rng_msix_and_hostile),
                 cmocka_unit_test(test_net),
         };
