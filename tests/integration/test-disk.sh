@@ -35,6 +35,12 @@ echo "$line"
 echo "boot: multi-user.target on the console $(guest_elapsed) s after the start (guest uptime $(marker_field "$line" uptime))"
 grep -q 'state=\(running\|degraded\)' <<<"$line" || fail "the guest's systemd is not up: $line"
 guest_wait 'SDVM-AGENT: slowest units' 120 >/dev/null
+# vmm gives each disk its Serial= (default sdvm-NAME-N) as the virtio-blk ID, which udev links.
+if [[ $LAUNCHER == vmm ]]; then
+        line=$(guest_wait 'SDVM-AGENT: disks:' 10)
+        echo "$line"
+        grep -q "virtio-sdvm-${G_NAME:0:10}-0" <<<"$line" || fail "no /dev/disk/by-id link from the disk's serial: $line"
+fi
 guest_lines | grep -a 'SDVM-AGENT: \(failed units\|Startup\|slowest\)' || true
 
 line=$(guest_wait 'SDVM-AGENT: rodisk read' 120)
