@@ -1,6 +1,10 @@
 #!/bin/bash
 # Inside L1 (testbed/bench): the boot and control benchmarks on the testbed's Debian kernel and test initramfs.
 set -eu
+# Settings from L0 (SDVM_BENCH_*), written by tb_make_payload.
+set -a
+[[ -f /src/.l1-env ]] && source /src/.l1-env
+set +a
 modprobe kvm_amd
 udevadm settle
 B=/src/build-testbed
@@ -14,9 +18,6 @@ python3 /src/bench/control-bench.py --vmm "$VMM" --kernel "$GUEST_KERNEL" --init
 # The disk and network benchmark (bench/io-bench.py): vmm against QEMU on the Debian guest image, which
 # L0 put on L1's scratch disk (testbed/lib.sh: tb_make_scratch). SDVM_BENCH_IO_RUNTIME: seconds per fio
 # job and iperf3 direction (default 8); SDVM_BENCH_IO_VMMS: which to run (default qemu,qemu-direct,vmm).
-set -a
-[[ -f /src/.l1-env ]] && source /src/.l1-env
-set +a
 scratch=/var/lib/sdvm-scratch
 mkdir -p "$scratch"
 mountpoint -q "$scratch" || mount /dev/disk/by-label/sdvm-scratch "$scratch"
