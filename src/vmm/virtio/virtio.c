@@ -49,16 +49,12 @@ static void check_broken(VirtioDevice *d, uint16_t q) {
                 virtio_device_fail(d, d->vqs[q].broken_reason ?: "malformed virtqueue");
 }
 
-/* One kick: the model drains the queue; then kicks are re-armed and it drains again, which closes the
- * race with a driver that added buffers while it saw notifications off. */
+/* One kick: the model drains the queue. Kicks stay wanted all along (no model turns them off), and
+ * vq_pop() re-reads the available index behind a full barrier before it reports the queue empty, so
+ * a chain the driver adds meanwhile either is popped or brings another kick. */
 static void run_queue(VirtioDevice *d, uint16_t q) {
         if (!device_live(d) || !virtio_queue_ready(d, q))
                 return;
-        d->ops->queue_kick(d, q);
-        check_broken(d, q);
-        if (!device_live(d) || !virtio_queue_ready(d, q))
-                return;
-        vq_set_notification(&d->vqs[q], true);
         d->ops->queue_kick(d, q);
         check_broken(d, q);
 }
