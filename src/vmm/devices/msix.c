@@ -3,6 +3,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "byteorder.h"
 #include "devices/msix.h"
 #include "log.h"
 
@@ -13,8 +14,7 @@
 #define MSIX_ENTRY_MASKED 0x1
 
 static uint32_t entry_u32(const Msix *m, uint16_t v, unsigned off) {
-        const uint8_t *p = m->table + v * MSIX_ENTRY_SIZE + off;
-        return (uint32_t) p[0] | (uint32_t) p[1] << 8 | (uint32_t) p[2] << 16 | (uint32_t) p[3] << 24;
+        return (uint32_t) le_read(m->table + v * MSIX_ENTRY_SIZE + off, 4);
 }
 
 static bool vector_masked(const Msix *m, uint16_t v) {

@@ -3,6 +3,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "byteorder.h"
 #include "devices/pci.h"
 #include "log.h"
 
@@ -21,21 +22,22 @@ struct PciBus {
         unsigned n_slots;
 };
 
+/* How many of len bytes from offset lie inside config space (offset < PCI_CONFIG_SIZE). */
+static unsigned config_len(uint32_t offset, unsigned len) {
+        return len < PCI_CONFIG_SIZE - offset ? len : PCI_CONFIG_SIZE - offset;
+}
+
 void pci_config_set(PciDevice *d, uint32_t offset, uint32_t value, unsigned len) {
-        for (unsigned i = 0; i < len && offset + i < PCI_CONFIG_SIZE; i++)
-                d->config[offset + i] = (uint8_t) (value >> (8 * i));
+        if (offset < PCI_CONFIG_SIZE)
+                le_write(d->config + offset, config_len(offset, len), value);
 }
 
 uint32_t pci_config_get(const PciDevice *d, uint32_t offset, unsigned len) {
-        uint32_t v = 0;
-        for (unsigned i = 0; i < len && offset + i < PCI_CONFIG_SIZE; i++)
-                v |= (uint32_t) d->config[offset + i] << (8 * i);
-        return v;
+        return offset < PCI_CONFIG_SIZE ? (uint32_t) le_read(d->config + offset, config_len(offset, len)) : 0;
 }
 
 static void pci_wmask_set(PciDevice *d, uint32_t offset, uint32_t mask, unsigned len) {
-        for (unsigned i = 0; i < len; i++)
-                d->wmask[offset + i] = (uint8_t) (mask >> (8 * i));
+        le_write(d->wmask + offset, config_len(offset, len), mask);
 }
 
 /* Where each BAR decodes now, from COMMAND and the BAR registers; tells the device about changes. */
@@ -97,11 +99,9 @@ void pci_bus_config_io(void *opaque, uint64_t offset, uint8_t *data, uint32_t le
                  * configuration mechanism #2's, which we do not have). */
                 if (offset == 0 && len == 4) {
                         if (is_write)
-                                b->config_address = (uint32_t) data[0] | (uint32_t) data[1] << 8 |
-                                                    (uint32_t) data[2] << 16 | (uint32_t) data[3] << 24;
+                                b->config_address = (uint32_t) le_read(data, 4);
                         else
-                                for (unsigned i = 0; i < 4; i++)
-                                        data[i] = (uint8_t) (b->config_address >> (8 * i));
+                                le_write(data, 4, b->config_address);
                 }
                 pthread_mutex_unlock(&b->lock);
                 return;

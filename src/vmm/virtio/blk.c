@@ -3,6 +3,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "byteorder.h"
 #include "log.h"
 #include "virtio/blk.h"
 
@@ -43,18 +44,6 @@ typedef struct Blk {
         uint64_t n_read, n_written, n_flushed, n_discarded, n_errors;
 } Blk;
 
-static void put_le(uint8_t *p, uint64_t v, unsigned len) {
-        for (unsigned i = 0; i < len; i++)
-                p[i] = (uint8_t) (v >> (8 * i));
-}
-
-static uint64_t get_le(const uint8_t *p, unsigned len) {
-        uint64_t v = 0;
-        for (unsigned i = 0; i < len; i++)
-                v |= (uint64_t) p[i] << (8 * i);
-        return v;
-}
-
 /* The [skip, skip+len) bytes of iov as new iovecs in out; returns how many. */
 static int iov_slice(const struct iovec *iov, uint32_t n, uint64_t skip, uint64_t len, struct iovec *out) {
         int k = 0;
@@ -89,8 +78,8 @@ static uint8_t blk_ranges(VirtioDevice *d, Blk *b, uint32_t type, const VqChain 
         if (c->out_len != BLK_HEADER_SIZE + sizeof seg)
                 return VIRTIO_BLK_S_UNSUPP; /* we said max_*_seg = 1 */
         (void) vq_chain_read(c, BLK_HEADER_SIZE, seg, sizeof seg);
-        sector = get_le(seg, 8);
-        count = get_le(seg + 8, 4);
+        sector = le_read(seg, 8);
+        count = le_read(seg + 8, 4);
         if (count == 0 || count > BLK_DISCARD_SECTORS_MAX || sector > b->disk->size / SECTOR_SIZE ||
             count > b->disk->size / SECTOR_SIZE - sector)
                 return VIRTIO_BLK_S_IOERR;
@@ -113,8 +102,8 @@ static int blk_request(VirtioDevice *d, Blk *b, const VqChain *c, uint32_t *ret_
         if (c->out_len < BLK_HEADER_SIZE || c->in_len < 1)
                 return -EINVAL;
         (void) vq_chain_read(c, 0, hdr, sizeof hdr);
-        type = (uint32_t) get_le(hdr, 4);
-        sector = get_le(hdr + 8, 8);
+        type = (uint32_t) le_read(hdr, 4);
+        sector = le_read(hdr + 8, 8);
 
         switch (type) {
         case VIRTIO_BLK_T_IN:
@@ -204,7 +193,7 @@ static void blk_free(VirtioDevice *d) {
 }
 
 static const VirtioDeviceOps blk_ops = {
-        .type = "blk",
+        .type = "virtio-blk",
         .device_id = VIRTIO_ID_BLOCK,
         .config_read = blk_config_read,
         .queue_kick = blk_kick,
@@ -225,21 +214,21 @@ int virtio_blk_new(const GuestMemory *mem, const char *id, Disk *disk, const cha
         }
         b->disk = disk;
         strncpy(b->serial, serial ?: "", sizeof b->serial); /* NUL-padded, not terminated at 20 bytes */
-        put_le(b->config + 0, disk->size / SECTOR_SIZE, 8); /* capacity */
-        put_le(b->config + 12, BLK_SEG_MAX, 4);
-        put_le(b->config + 20, SECTOR_SIZE, 4); /* blk_size */
+        le_write(b->config + 0, 8, disk->size / SECTOR_SIZE); /* capacity */
+        le_write(b->config + 12, 4, BLK_SEG_MAX);
+        le_write(b->config + 20, 4, SECTOR_SIZE); /* blk_size */
         if (disk->read_only)
                 features |= UINT64_C(1) << VIRTIO_BLK_F_RO;
         else {
                 features |= UINT64_C(1) << VIRTIO_BLK_F_WRITE_ZEROES;
-                put_le(b->config + 48, BLK_DISCARD_SECTORS_MAX, 4); /* max_write_zeroes_sectors */
-                put_le(b->config + 52, 1, 4);                       /* max_write_zeroes_seg */
+                le_write(b->config + 48, 4, BLK_DISCARD_SECTORS_MAX); /* max_write_zeroes_sectors */
+                le_write(b->config + 52, 4, 1);                       /* max_write_zeroes_seg */
                 b->config[56] = disk->can_discard;                  /* write_zeroes_may_unmap */
                 if (disk->can_discard) {
                         features |= UINT64_C(1) << VIRTIO_BLK_F_DISCARD;
-                        put_le(b->config + 36, BLK_DISCARD_SECTORS_MAX, 4);
-                        put_le(b->config + 40, 1, 4);
-                        put_le(b->config + 44, BLK_DISCARD_ALIGNMENT, 4);
+                        le_write(b->config + 36, 4, BLK_DISCARD_SECTORS_MAX);
+                        le_write(b->config + 40, 4, 1);
+                        le_write(b->config + 44, 4, BLK_DISCARD_ALIGNMENT);
                 }
         }
         r = virtio_device_new(&(VirtioDeviceParams) { .ops = &blk_ops, .priv = b, .id = id, .features = features,

@@ -6,6 +6,7 @@
 #include <sys/eventfd.h>
 #include <sys/ioctl.h>
 
+#include "byteorder.h"
 #include "devices/msix.h"
 #include "log.h"
 #include "virtio/virtio-pci.h"
@@ -61,18 +62,6 @@ VirtioDevice *virtio_pci_device(VirtioPci *vp) {
 
 PciDevice *virtio_pci_pci_device(VirtioPci *vp) {
         return vp->pci;
-}
-
-static uint32_t le_get(const uint8_t *data, uint32_t len) {
-        uint32_t v = 0;
-        for (uint32_t i = 0; i < len && i < 4; i++)
-                v |= (uint32_t) data[i] << (8 * i);
-        return v;
-}
-
-static void le_put(uint8_t *data, uint32_t len, uint64_t v) {
-        for (uint32_t i = 0; i < len; i++)
-                data[i] = (uint8_t) (v >> (8 * i));
 }
 
 static void notify_queue(void *opaque, uint16_t q) {
@@ -233,9 +222,9 @@ static void bar_io(void *opaque, unsigned bar, uint64_t off, uint8_t *data, uint
         pthread_mutex_lock(&d->lock);
         if (off < VIRTIO_PCI_COMMON_SIZE) {
                 if (is_write)
-                        common_write(vp, off, le_get(data, len));
+                        common_write(vp, off, (uint32_t) le_read(data, len));
                 else
-                        le_put(data, len, common_read(vp, off));
+                        le_write(data, len, common_read(vp, off));
         } else if (off >= VIRTIO_PCI_ISR_OFFSET && off < VIRTIO_PCI_ISR_OFFSET + 4) {
                 if (!is_write)
                         memset(data, 0, len); /* MSI-X only: the ISR never has anything to say */

@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "aml.h"
+#include "byteorder.h"
 #include "arch/x86/acpi.h"
 #include "arch/x86/layout.h"
 #include "cleanup.h"
@@ -80,16 +81,6 @@ static uint8_t acpi_checksum(const uint8_t *p, size_t n) {
         return (uint8_t) -sum;
 }
 
-static void put_u32(uint8_t *p, uint32_t v) {
-        for (size_t i = 0; i < 4; i++)
-                p[i] = (uint8_t) (v >> (8 * i));
-}
-
-static void put_u64(uint8_t *p, uint64_t v) {
-        put_u32(p, (uint32_t) v);
-        put_u32(p + 4, (uint32_t) (v >> 32));
-}
-
 static int pad_to_alignment(AmlBuf *a) {
         static const uint8_t zeros[ACPI_TABLE_ALIGN] = {};
 
@@ -128,7 +119,7 @@ static int table_end(AmlBuf *a, size_t start, uint64_t *ret_addr) {
         len = a->len - start;
         if (len > UINT32_MAX)
                 return -E2BIG;
-        put_u32(a->data + start + ACPI_HEADER_LENGTH_OFFSET, (uint32_t) len);
+        le_write(a->data + start + ACPI_HEADER_LENGTH_OFFSET, 4, (uint32_t) len);
         a->data[start + ACPI_HEADER_CHECKSUM_OFFSET] = acpi_checksum(a->data + start, len);
         *ret_addr = X86_ACPI_ADDR + start;
         return 0;
@@ -382,9 +373,9 @@ static void fill_rsdp(uint8_t *p, uint64_t xsdt_addr) {
         memcpy(p, "RSD PTR ", 8);
         memcpy(p + 9, ACPI_OEM_ID, 6);
         p[15] = 2;    /* Revision: ACPI 2.0 and later, with the XSDT */
-        put_u32(p + 16, 0); /* RsdtAddress: there is no RSDT */
-        put_u32(p + 20, RSDP_SIZE);
-        put_u64(p + 24, xsdt_addr);
+        le_write(p + 16, 4, 0); /* RsdtAddress: there is no RSDT */
+        le_write(p + 20, 4, RSDP_SIZE);
+        le_write(p + 24, 8, xsdt_addr);
         p[RSDP_CHECKSUM_OFFSET] = acpi_checksum(p, RSDP_V1_SIZE);
         p[RSDP_EXT_CHECKSUM_OFFSET] = acpi_checksum(p, RSDP_SIZE);
 }
