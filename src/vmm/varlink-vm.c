@@ -65,17 +65,9 @@ static int console_tree(Console *console, sd_json_variant **ret) {
                               SD_JSON_BUILD_PAIR_UNSIGNED("journalLinesDropped", st.journal_lines_dropped));
 }
 
-static const char *virtio_type(const VirtioDevice *d) {
-        switch (d->ops->device_id) {
-        case VIRTIO_ID_BLOCK:
-                return "virtio-blk";
-        case VIRTIO_ID_NET:
-                return "virtio-net";
-        case VIRTIO_ID_RNG:
-                return "virtio-rng";
-        default:
-                return "virtio";
-        }
+static const char *pci_address(unsigned slot, char buf[static 16]) {
+        (void) snprintf(buf, 16, "0000:00:%02x.0", slot);
+        return buf;
 }
 
 /* One virtio device: its PCI address, driver status, queues and the model's counters. Read under the
@@ -87,7 +79,6 @@ static int virtio_tree(VirtioDevice *d, unsigned slot, sd_json_variant **ret) {
         size_t n = 0;
         int r;
 
-        (void) snprintf(pci, sizeof pci, "0000:00:%02x.0", slot);
         pthread_mutex_lock(&d->lock);
         r = sd_json_build(&queues, SD_JSON_BUILD_EMPTY_ARRAY);
         for (uint16_t q = 0; r >= 0 && q < d->n_queues; q++) {
@@ -112,8 +103,8 @@ static int virtio_tree(VirtioDevice *d, unsigned slot, sd_json_variant **ret) {
                 r = sd_json_variant_set_field_unsigned(&counters, c[i].name, c[i].value);
         if (r >= 0)
                 r = sd_json_buildo(ret,
-                                   SD_JSON_BUILD_PAIR_STRING("type", virtio_type(d)),
-                                   SD_JSON_BUILD_PAIR_STRING("pci", pci),
+                                   SD_JSON_BUILD_PAIR_STRING("type", d->ops->type),
+                                   SD_JSON_BUILD_PAIR_STRING("pci", pci_address(slot, pci)),
                                    SD_JSON_BUILD_PAIR_UNSIGNED("status", d->status),
                                    SD_JSON_BUILD_PAIR_BOOLEAN("needsReset", d->status & VIRTIO_STATUS_NEEDS_RESET),
                                    SD_JSON_BUILD_PAIR_UNSIGNED("features", d->features),
@@ -125,8 +116,38 @@ static int virtio_tree(VirtioDevice *d, unsigned slot, sd_json_variant **ret) {
         return r;
 }
 
+/* devices/: the platform devices, then each virtio device under its id ("disk0", "net0", "rng0"). */
+static int devices_tree(Machine *machine, Console *console, sd_json_variant **ret) {
+        sd_json_variant *devices = NULL, *con = NULL;
+        VirtioDevice *d;
+        unsigned slot;
+        int r = 0;
+
+        if (console)
+                r = console_tree(console, &con);
+        if (r >= 0)
+                r = sd_json_buildo(&devices,
+                                   SD_JSON_BUILD_PAIR_CONDITION(!!con, "console", SD_JSON_BUILD_VARIANT(con)),
+                                   SD_JSON_BUILD_PAIR_OBJECT("pvpanic", SD_JSON_BUILD_PAIR_STRING("type", "pvpanic")),
+                                   SD_JSON_BUILD_PAIR_OBJECT("reset", SD_JSON_BUILD_PAIR_STRING("type", "i8042")));
+        sd_json_variant_unref(con);
+        for (size_t i = 0; r >= 0 && (d = machine_virtio_device(machine, i, &slot)); i++) {
+                sd_json_variant *dev = NULL;
+                r = virtio_tree(d, slot, &dev);
+                if (r >= 0)
+                        r = sd_json_variant_set_field(&devices, d->id, dev);
+                sd_json_variant_unref(dev);
+        }
+        if (r < 0) {
+                sd_json_variant_unref(devices);
+                return r;
+        }
+        *ret = devices;
+        return 0;
+}
+
 int varlink_vm_inspect(Vm *vm, Machine *machine, Console *console, sd_json_variant **ret) {
-        sd_json_variant *vcpus = NULL, *regions = NULL, *con = NULL, *tree = NULL;
+        sd_json_variant *vcpus = NULL, *regions = NULL, *devices = NULL;
         int r;
 
         r = vcpus_tree(vm, &vcpus);
@@ -142,45 +163,20 @@ int varlink_vm_inspect(Vm *vm, Machine *machine, Console *console, sd_json_varia
                         r = sd_json_variant_append_array(&regions, reg);
                 sd_json_variant_unref(reg);
         }
-        if (r >= 0 && console)
-                r = console_tree(console, &con);
+        if (r >= 0)
+                r = devices_tree(machine, console, &devices);
         if (r >= 0)
                 r = sd_json_buildo(
-                                &tree,
+                                ret,
                                 SD_JSON_BUILD_PAIR_VARIANT("vcpus", vcpus),
                                 SD_JSON_BUILD_PAIR_OBJECT("memory",
                                                           SD_JSON_BUILD_PAIR_UNSIGNED("size", vm->mem ? vm->mem->ram_size : 0),
                                                           SD_JSON_BUILD_PAIR_VARIANT("regions", regions)),
-                                SD_JSON_BUILD_PAIR_OBJECT("devices",
-                                                          SD_JSON_BUILD_PAIR_CONDITION(!!con, "console",
-                                                                                       SD_JSON_BUILD_VARIANT(con)),
-                                                          SD_JSON_BUILD_PAIR_OBJECT("pvpanic",
-                                                                                    SD_JSON_BUILD_PAIR_STRING("type", "pvpanic")),
-                                                          SD_JSON_BUILD_PAIR_OBJECT("reset",
-                                                                                    SD_JSON_BUILD_PAIR_STRING("type", "i8042"))));
+                                SD_JSON_BUILD_PAIR_VARIANT("devices", devices));
         sd_json_variant_unref(vcpus);
         sd_json_variant_unref(regions);
-        sd_json_variant_unref(con);
-        VirtioDevice *d;
-        unsigned slot;
-        for (size_t i = 0; r >= 0 && (d = machine_virtio_device(machine, i, &slot)); i++) {
-                sd_json_variant *dev = NULL, *devices = NULL;
-                r = virtio_tree(d, slot, &dev);
-                if (r >= 0) {
-                        devices = sd_json_variant_ref(sd_json_variant_by_key(tree, "devices"));
-                        r = sd_json_variant_set_field(&devices, d->id, dev);
-                }
-                if (r >= 0)
-                        r = sd_json_variant_set_field(&tree, "devices", devices);
-                sd_json_variant_unref(dev);
-                sd_json_variant_unref(devices);
-        }
-        if (r < 0) {
-                sd_json_variant_unref(tree);
-                return r;
-        }
-        *ret = tree;
-        return 0;
+        sd_json_variant_unref(devices);
+        return r < 0 ? r : 0;
 }
 
 int varlink_vm_devices(Vm *vm, Machine *machine, Console *console, sd_json_variant **ret) {
@@ -203,11 +199,10 @@ int varlink_vm_devices(Vm *vm, Machine *machine, Console *console, sd_json_varia
         for (size_t i = 0; r >= 0 && (d = machine_virtio_device(machine, i, &slot)); i++) {
                 sd_json_variant *e = NULL;
                 char pci[16];
-                (void) snprintf(pci, sizeof pci, "0000:00:%02x.0", slot);
                 r = sd_json_buildo(&e,
                                    SD_JSON_BUILD_PAIR_STRING("name", d->id),
-                                   SD_JSON_BUILD_PAIR_STRING("type", virtio_type(d)),
-                                   SD_JSON_BUILD_PAIR_STRING("pci", pci));
+                                   SD_JSON_BUILD_PAIR_STRING("type", d->ops->type),
+                                   SD_JSON_BUILD_PAIR_STRING("pci", pci_address(slot, pci)));
                 if (r >= 0)
                         r = sd_json_variant_append_array(&list, e);
                 sd_json_variant_unref(e);

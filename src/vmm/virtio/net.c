@@ -180,7 +180,7 @@ static void net_free(VirtioDevice *d) {
 }
 
 static const VirtioDeviceOps net_ops = {
-        .type = "net",
+        .type = "virtio-net",
         .device_id = VIRTIO_ID_NET,
         .config_read = net_config_read,
         .activate = net_activate,

@@ -56,7 +56,7 @@ static void rng_free(VirtioDevice *d) {
 }
 
 static const VirtioDeviceOps rng_ops = {
-        .type = "rng",
+        .type = "virtio-rng",
         .device_id = VIRTIO_ID_RNG,
         .queue_kick = rng_kick,
         .counters = rng_counters,

@@ -45,7 +45,7 @@ typedef struct VirtioCounter {
 #define VIRTIO_COUNTERS_MAX 16
 
 typedef struct VirtioDeviceOps {
-        const char *type;   /* "blk", "net", "rng": logs and Inspect */
+        const char *type;   /* "virtio-blk", ...: Describe and Inspect */
         uint16_t device_id; /* VIRTIO_ID_* */
         /* Device config space: offset + len <= d->config_size, len 1, 2, 4 or 8, little-endian.
          * config_write may be NULL (read-only config). */
