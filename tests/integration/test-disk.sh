@@ -40,6 +40,13 @@ if [[ $LAUNCHER == vmm ]]; then
         line=$(guest_wait 'SDVM-AGENT: disks:' 10)
         echo "$line"
         grep -q "virtio-sdvm-${G_NAME:0:10}-0" <<<"$line" || fail "no /dev/disk/by-id link from the disk's serial: $line"
+        # Inspect shows each disk: its model, a started queue, the reads the boot made, the read-only flag.
+        insp=$("$VMCTL" --json inspect "$G_NAME" devices/disk0)
+        echo "vmctl inspect $G_NAME devices/disk0: $(jq -c .tree.counters <<<"$insp")"
+        jq -e '.tree | .type == "virtio-blk" and .queues[0].started and .counters.reads > 0 and .counters.readOnly == 0' \
+                <<<"$insp" >/dev/null || fail "vmctl inspect devices/disk0: $insp"
+        insp=$("$VMCTL" --json inspect "$G_NAME" devices/disk1)
+        jq -e '.tree.counters.readOnly == 1' <<<"$insp" >/dev/null || fail "vmctl inspect devices/disk1: $insp"
 fi
 guest_lines | grep -a 'SDVM-AGENT: \(failed units\|Startup\|slowest\)' || true
 
