@@ -37,15 +37,21 @@ def drain(p):
         pass
 
 
+def connect_unix(path):
+    """A stream socket connected to path, retried for 10 s while the server comes up."""
+    s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    for _ in range(200):
+        try:
+            s.connect(path)
+            break
+        except OSError:
+            time.sleep(0.05)
+    return s
+
+
 class Varlink:
     def __init__(self, path):
-        self.s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-        for _ in range(200):
-            try:
-                self.s.connect(path)
-                break
-            except OSError:
-                time.sleep(0.05)
+        self.s = connect_unix(path)
         self.buf = b""
 
     def call(self, method):
@@ -61,13 +67,7 @@ class Varlink:
 
 class Qmp:
     def __init__(self, path):
-        self.s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-        for _ in range(200):
-            try:
-                self.s.connect(path)
-                break
-            except OSError:
-                time.sleep(0.05)
+        self.s = connect_unix(path)
         self.f = self.s.makefile("rb")
         json.loads(self.f.readline())  # the greeting
         self.call("qmp_capabilities")
