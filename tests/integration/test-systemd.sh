@@ -130,8 +130,16 @@ echo "== 6. stop: ACPI power button, clean power-off"
 t0=$(date +%s)
 systemctl stop "vm@$name.service"
 echo "stopped in $(($(date +%s) - t0)) s"
-journalctl -u "vm@$name" --no-pager -o cat | grep -q 'powerbtn: KEY_POWER pressed' || fail "the guest never saw the power button"
-journalctl -u "vm@$name" --no-pager -o cat | grep -q 'Guest powered off' || fail "the guest did not power off cleanly"
+# journald takes the last console lines from its socket on its own time: give it a few seconds.
+journal_has() {
+        for _ in $(seq 20); do
+                journalctl -u "vm@$name" --no-pager -o cat | grep -q "$1" && return 0
+                sleep 0.5
+        done
+        return 1
+}
+journal_has 'powerbtn: KEY_POWER pressed' || fail "the guest never saw the power button"
+journal_has 'Guest powered off' || fail "the guest did not power off cleanly"
 [[ $(systemctl show -P Result "vm@$name.service") == success ]] || fail "unit result is not success"
 
 echo "== 7. machinectl poweroff: SIGRTMIN+4, power button, exit 0"
