@@ -8,7 +8,7 @@
 #include <string.h>
 #include <cmocka.h>
 
-#include "aml.h"
+#include "acpi/aml.h"
 
 /* Expected byte strings below are hand-encoded from the grammar in ACPI 6.4 chapter 20 and the
  * descriptor layouts in section 6.4. */

@@ -20,7 +20,7 @@
 #include "arch/x86/bootparam.h"
 #include "arch/x86/layout.h"
 #include "log.h"
-#include "memory.h"
+#include "core/memory.h"
 
 #define KiB (1ULL << 10)
 #define MiB (1ULL << 20)

@@ -7,7 +7,7 @@
 #include <string.h>
 #include <cmocka.h>
 
-#include "bus.h"
+#include "core/bus.h"
 
 typedef struct Dev {
         uint64_t last_offset;

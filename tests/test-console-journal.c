@@ -12,7 +12,7 @@
 #include <unistd.h>
 #include <cmocka.h>
 
-#include "console-journal.h"
+#include "console/console-journal.h"
 
 /* A stand-in for journald: a datagram socket in a temporary directory. */
 typedef struct FakeJournal {

@@ -16,7 +16,7 @@
 #include <unistd.h>
 #include <cmocka.h>
 
-#include "console.h"
+#include "console/console.h"
 
 #define NOTICE_READ_ONLY                                                                                    \
         "\r\n[sdvm: another client attached to this console and has its input now; this one is "            \

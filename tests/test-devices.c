@@ -8,8 +8,8 @@
 #include <string.h>
 #include <cmocka.h>
 
-#include "devices/i8042.h"
-#include "devices/pvpanic.h"
+#include "device/i8042.h"
+#include "device/pvpanic.h"
 
 typedef struct Events {
         unsigned calls;

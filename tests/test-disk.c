@@ -13,7 +13,7 @@
 #include <cmocka.h>
 
 #include "capture.h"
-#include "disk.h"
+#include "backend/disk.h"
 
 #define MIB (UINT64_C(1) << 20)
 

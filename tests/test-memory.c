@@ -7,7 +7,7 @@
 #include <cmocka.h>
 
 #include "arch/x86/layout.h"
-#include "memory.h"
+#include "core/memory.h"
 
 #define MiB (1ULL << 20)
 #define GiB (1ULL << 30)

@@ -12,7 +12,7 @@
 #include <unistd.h>
 #include <cmocka.h>
 
-#include "notify.h"
+#include "control/notify.h"
 
 static void expect_format(NotifyEvent e, VmStopReason reason, const char *detail, const char *expected) {
         char buf[256];

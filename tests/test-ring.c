@@ -7,7 +7,7 @@
 #include <string.h>
 #include <cmocka.h>
 
-#include "ring.h"
+#include "console/ring.h"
 
 static void write_str(ByteRing *r, const char *s) {
         byte_ring_write(r, s, strlen(s));

@@ -9,7 +9,7 @@
 #include <string.h>
 #include <cmocka.h>
 
-#include "devices/serial.h"
+#include "device/serial.h"
 
 /* An interrupt line that records what the device does with it. */
 typedef struct FakeIrq {

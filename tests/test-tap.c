@@ -24,7 +24,7 @@
 #include <cmocka.h>
 
 #include "capture.h"
-#include "tap.h"
+#include "backend/tap.h"
 
 static int open_tap(const char *tap, const char *bridge, int *ret_fd, char **ret_log) {
         VmNetwork n = {.tap = (char *) tap, .bridge = (char *) bridge, .line = 9};

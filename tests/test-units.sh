@@ -29,8 +29,8 @@ mkdir -p "$ROOT/usr/lib/systemd" "$ROOT$UNIT_DIR" "$ROOT$LIBEXECDIR" "$ROOT/etc/
 cp -a /usr/lib/systemd/system "$ROOT/usr/lib/systemd/"
 cp "$UNITS/vm@.service" "$UNITS/vm-console@.socket" "$UNITS/vm-control@.socket" "$ROOT$UNIT_DIR/"
 cp "$VMM" "$ROOT$LIBEXECDIR/vmm"
-if [[ -x $(dirname "$VMM")/sdvm-machine-register ]]; then
-        cp "$(dirname "$VMM")/sdvm-machine-register" "$ROOT$LIBEXECDIR/"
+if [[ -x ${MACHINE_REGISTER:-} ]]; then
+        cp "$MACHINE_REGISTER" "$ROOT$LIBEXECDIR/sdvm-machine-register"
 else
         printf '#!/bin/sh\n' >"$ROOT$LIBEXECDIR/sdvm-machine-register"
         chmod 0755 "$ROOT$LIBEXECDIR/sdvm-machine-register"

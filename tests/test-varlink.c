@@ -20,7 +20,7 @@
 #include <unistd.h>
 #include <cmocka.h>
 
-#include "varlink.h"
+#include "control/varlink.h"
 
 /* The fake VM; only the server thread touches it. */
 static VmState fake_state;

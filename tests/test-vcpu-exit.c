@@ -7,7 +7,7 @@
 #include <cmocka.h>
 
 #include "log.h"
-#include "vcpu-exit.h"
+#include "core/vcpu-exit.h"
 
 #define RUN_SIZE 4096
 

@@ -12,8 +12,8 @@
 #include <cmocka.h>
 
 #include "cleanup.h"
-#include "memory.h"
-#include "virtio/virtqueue.h"
+#include "core/memory.h"
+#include "device/virtio/virtqueue.h"
 
 #define MiB (1ULL << 20)
 

@@ -13,7 +13,8 @@
 #include <cmocka.h>
 
 #include "log.h"
-#include "vm.h"
+#include "arch/x86/kvm.h"
+#include "core/vm.h"
 
 #define SPIN_PORT 0x700
 
@@ -62,7 +63,7 @@ static void test_pause_resume(void **state) {
         Vm *vm = NULL;
         uint64_t n;
 
-        assert_int_equal(vm_new(&(VmParams) { .n_vcpus = 2, .memory = 128 << 20, .start_usec = now_usec() }, &vm),
+        assert_int_equal(vm_new(&(VmParams) { .arch = &x86_vm_arch, .n_vcpus = 2, .memory = 128 << 20, .start_usec = now_usec() }, &vm),
                          0);
         setup_guest(vm);
         assert_int_equal(vm_get_state(vm), VM_STATE_CREATED);
@@ -109,8 +110,8 @@ static void test_bad_params(void **state) {
         Vm *vm = NULL;
 
         log_set_max_level(-1);
-        assert_int_equal(vm_new(&(VmParams) { .n_vcpus = 0, .memory = 128 << 20 }, &vm), -EINVAL);
-        assert_int_equal(vm_new(&(VmParams) { .n_vcpus = 256, .memory = 128 << 20 }, &vm), -EINVAL);
+        assert_int_equal(vm_new(&(VmParams) { .arch = &x86_vm_arch, .n_vcpus = 0, .memory = 128 << 20 }, &vm), -EINVAL);
+        assert_int_equal(vm_new(&(VmParams) { .arch = &x86_vm_arch, .n_vcpus = 256, .memory = 128 << 20 }, &vm), -EINVAL);
         assert_null(vm);
         log_set_max_level(LOG_INFO);
 }

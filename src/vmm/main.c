@@ -18,13 +18,14 @@
 #include <termios.h>
 #include <unistd.h>
 
-#include "arch/x86/machine.h"
-#include "console.h"
+#include "arch/x86/board.h"
+#include "arch/x86/kvm.h"
+#include "console/console.h"
 #include "log.h"
-#include "notify.h"
-#include "varlink.h"
+#include "control/notify.h"
+#include "control/varlink.h"
 #include "vm-config.h"
-#include "vm.h"
+#include "core/vm.h"
 
 /* Exit statuses, documented in vmm(8); vm@.service turns VMM_EXIT_REBOOT into a restart. */
 enum {
@@ -426,7 +427,7 @@ static int run(int argc, char *argv[]) {
         log_info("Starting VM '%s': %u vCPUs, %llu MiB, kernel %s", config->name, config->cpus,
                  (unsigned long long) (config->memory >> 20), config->kernel);
 
-        r = vm_new(&(VmParams) { .n_vcpus = config->cpus, .memory = config->memory, .start_usec = start }, &vm);
+        r = vm_new(&(VmParams) { .arch = &x86_vm_arch, .n_vcpus = config->cpus, .memory = config->memory, .start_usec = start }, &vm);
         if (r < 0)
                 return VMM_EXIT_FAILURE;
         int disk_fds[VM_DISKS_MAX];

@@ -51,16 +51,16 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "bus.h"
-#include "devices/pci.h"
-#include "disk.h"
+#include "core/bus.h"
+#include "device/pci/pci.h"
+#include "backend/disk.h"
 #include "fuzz.h"
 #include "log.h"
-#include "memory.h"
-#include "virtio/blk.h"
-#include "virtio/net.h"
-#include "virtio/rng.h"
-#include "virtio/virtio-pci.h"
+#include "core/memory.h"
+#include "device/virtio/blk.h"
+#include "device/virtio/net.h"
+#include "device/virtio/rng.h"
+#include "device/virtio/virtio-pci.h"
 
 #define MMIO_BASE UINT64_C(0xc0000000)
 #define MMIO_SIZE UINT64_C(0x100000)

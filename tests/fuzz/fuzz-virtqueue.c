@@ -18,7 +18,7 @@
 #include <string.h>
 
 #include "fuzz.h"
-#include "virtio/virtqueue.h"
+#include "device/virtio/virtqueue.h"
 
 #define REGION_SIZE (16 * 1024)
 #define HIGH_GPA 0x10000

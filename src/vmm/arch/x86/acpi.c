@@ -3,7 +3,7 @@
 #include <errno.h>
 #include <string.h>
 
-#include "aml.h"
+#include "acpi/aml.h"
 #include "byteorder.h"
 #include "arch/x86/acpi.h"
 #include "arch/x86/layout.h"

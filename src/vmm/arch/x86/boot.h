@@ -17,7 +17,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "memory.h"
+#include "core/memory.h"
 
 /* e820 (and PVH memory map) entry types. */
 #define X86_E820_RAM 1

@@ -14,7 +14,7 @@
 #include <stdint.h>
 
 #include "arch/x86/boot.h"
-#include "memory.h"
+#include "core/memory.h"
 
 /* Selectors in the boot GDT. 0x10/0x18 are Linux's __BOOT_CS/__BOOT_DS, which its 64-bit entry
  * requires; the TSS descriptor takes two slots (16 bytes in long mode). */

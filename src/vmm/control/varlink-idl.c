@@ -1,0 +1,88 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* io.sdvm.VM in C, for sd-varlink to serve and validate against. varlink/io.sdvm.VM.varlink is the
+ * definition; tests/test-varlink.c checks that this formats to exactly that text. */
+
+#include "control/varlink.h"
+
+static SD_VARLINK_DEFINE_METHOD(
+                Describe,
+                SD_VARLINK_FIELD_COMMENT("The VM's name, as in /etc/vms/NAME.conf and vm@NAME.service"),
+                SD_VARLINK_DEFINE_OUTPUT(name, SD_VARLINK_STRING, 0),
+                SD_VARLINK_FIELD_COMMENT("One of created, running, paused, shutting-down, stopped"),
+                SD_VARLINK_DEFINE_OUTPUT(state, SD_VARLINK_STRING, 0),
+                SD_VARLINK_FIELD_COMMENT("The number of vCPUs"),
+                SD_VARLINK_DEFINE_OUTPUT(vcpus, SD_VARLINK_INT, 0),
+                SD_VARLINK_FIELD_COMMENT("Guest RAM in bytes"),
+                SD_VARLINK_DEFINE_OUTPUT(memory, SD_VARLINK_INT, 0),
+                SD_VARLINK_FIELD_COMMENT("Microseconds since vmm started"),
+                SD_VARLINK_DEFINE_OUTPUT(uptimeUSec, SD_VARLINK_INT, 0),
+                SD_VARLINK_FIELD_COMMENT("The guest kernel's path"),
+                SD_VARLINK_DEFINE_OUTPUT(kernel, SD_VARLINK_STRING, 0),
+                SD_VARLINK_FIELD_COMMENT("One object per device: at least name and type"),
+                SD_VARLINK_DEFINE_OUTPUT(devices, SD_VARLINK_OBJECT, SD_VARLINK_ARRAY));
+
+static SD_VARLINK_DEFINE_METHOD(
+                Inspect,
+                SD_VARLINK_FIELD_COMMENT("A subtree, e.g. \"vcpus/0/exits\" or \"devices/console\"; null or \"\" for all"),
+                SD_VARLINK_DEFINE_INPUT(path, SD_VARLINK_STRING, SD_VARLINK_NULLABLE),
+                SD_VARLINK_FIELD_COMMENT("{vcpus: {\"0\": {state, exits: {io, mmio, hlt, ...}}}, memory: {size, regions},"),
+                SD_VARLINK_FIELD_COMMENT("devices: {console: {...}}}; a leaf is returned as {value: ...}"),
+                SD_VARLINK_DEFINE_OUTPUT(tree, SD_VARLINK_OBJECT, 0));
+
+static SD_VARLINK_DEFINE_METHOD(Pause);
+static SD_VARLINK_DEFINE_METHOD(Resume);
+static SD_VARLINK_DEFINE_METHOD(PowerOff);
+static SD_VARLINK_DEFINE_METHOD(Reboot);
+static SD_VARLINK_DEFINE_METHOD(Terminate);
+
+static SD_VARLINK_DEFINE_METHOD_FULL(
+                SubscribeEvents,
+                SD_VARLINK_REQUIRES_MORE,
+                SD_VARLINK_FIELD_COMMENT("\"state\" (a new state) or \"panic\" (the guest reported a panic)"),
+                SD_VARLINK_DEFINE_OUTPUT(event, SD_VARLINK_STRING, 0),
+                SD_VARLINK_FIELD_COMMENT("With \"state\": created, running, paused, shutting-down or stopped"),
+                SD_VARLINK_DEFINE_OUTPUT(state, SD_VARLINK_STRING, SD_VARLINK_NULLABLE),
+                SD_VARLINK_FIELD_COMMENT("With \"stopped\": poweroff, reboot, panic, crash, terminate or error"),
+                SD_VARLINK_DEFINE_OUTPUT(reason, SD_VARLINK_STRING, SD_VARLINK_NULLABLE));
+
+static SD_VARLINK_DEFINE_ERROR(NotRunning);
+static SD_VARLINK_DEFINE_ERROR(InvalidState, SD_VARLINK_DEFINE_FIELD(state, SD_VARLINK_STRING, 0));
+static SD_VARLINK_DEFINE_ERROR(NoSuchPath, SD_VARLINK_DEFINE_FIELD(path, SD_VARLINK_STRING, 0));
+
+SD_VARLINK_DEFINE_INTERFACE(
+                io_sdvm_VM,
+                "io.sdvm.VM",
+                SD_VARLINK_INTERFACE_COMMENT("The control interface of one sdvm virtual machine, served by the vmm process"),
+                SD_VARLINK_INTERFACE_COMMENT("of vm@NAME.service on /run/vms/NAME/control (root, and ControlGroup= members)."),
+                SD_VARLINK_SYMBOL_COMMENT("The VM's identity, configuration and state."),
+                &vl_method_Describe,
+                SD_VARLINK_SYMBOL_COMMENT("Counters and state as a tree, or one subtree of it. vCPU counters are read"),
+                SD_VARLINK_SYMBOL_COMMENT("while the vCPUs run, so they are approximate."),
+                &vl_method_Inspect,
+                SD_VARLINK_SYMBOL_COMMENT("Stops every vCPU; returns once none runs guest code. Pausing a paused VM"),
+                SD_VARLINK_SYMBOL_COMMENT("succeeds and does nothing. NotRunning before the VM started and after it"),
+                SD_VARLINK_SYMBOL_COMMENT("stopped; InvalidState while it shuts down."),
+                &vl_method_Pause,
+                SD_VARLINK_SYMBOL_COMMENT("Lets the vCPUs run again. Resuming a running VM succeeds and does nothing."),
+                SD_VARLINK_SYMBOL_COMMENT("Errors as for Pause."),
+                &vl_method_Resume,
+                SD_VARLINK_SYMBOL_COMMENT("Presses the ACPI power button (resuming a paused VM first), as SIGTERM does;"),
+                SD_VARLINK_SYMBOL_COMMENT("the guest decides. vmm exits with status 0 once the guest has powered off."),
+                SD_VARLINK_SYMBOL_COMMENT("Pressing it again while shutting down is allowed. NotRunning before the VM"),
+                SD_VARLINK_SYMBOL_COMMENT("started and after it stopped."),
+                &vl_method_PowerOff,
+                SD_VARLINK_SYMBOL_COMMENT("Resets the guest now: vmm exits with status 10 and vm@.service starts it again."),
+                SD_VARLINK_SYMBOL_COMMENT("NotRunning before the VM started and after it stopped."),
+                &vl_method_Reboot,
+                SD_VARLINK_SYMBOL_COMMENT("Stops the guest now, without asking it: vmm exits with status 0 and the unit"),
+                SD_VARLINK_SYMBOL_COMMENT("is not restarted. NotRunning after the VM stopped."),
+                &vl_method_Terminate,
+                SD_VARLINK_SYMBOL_COMMENT("The first reply is the current state; then one per state change and one per"),
+                SD_VARLINK_SYMBOL_COMMENT("guest panic. The stream ends with the reply for \"stopped\"."),
+                &vl_method_SubscribeEvents,
+                SD_VARLINK_SYMBOL_COMMENT("The VM has not started or has stopped."),
+                &vl_error_NotRunning,
+                SD_VARLINK_SYMBOL_COMMENT("The VM's state does not allow this now (e.g. Pause while shutting down)."),
+                &vl_error_InvalidState,
+                SD_VARLINK_SYMBOL_COMMENT("Inspect: the path names nothing in the tree."),
+                &vl_error_NoSuchPath);

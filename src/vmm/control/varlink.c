@@ -1,0 +1,540 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* The io.sdvm.VM server: method handlers that check the VM's state, call the backend and reply. */
+
+#include <errno.h>
+#include <poll.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/socket.h>
+
+#include "log.h"
+#include "control/varlink.h"
+
+#define VARLINK_PATH_MAX 256U
+
+struct VarlinkServer {
+        sd_varlink_server *server;
+        const VarlinkBackend *backend;
+        void *userdata;
+        char *name;
+        char *kernel;
+        uint32_t vcpus;
+        uint64_t memory;
+        uint64_t start_usec;
+        bool listening;
+        bool grant_group;
+        gid_t grant_gid;
+
+        sd_varlink *subscribers[VARLINK_SUBSCRIBERS_MAX]; /* a reference each */
+        unsigned n_subscribers;
+        VmState last_state; /* what subscribers were told last */
+};
+
+static const char *state_string(VmState s) {
+        return vm_state_to_string(s) ?: "unknown";
+}
+
+static VmState get_state(VarlinkServer *s) {
+        return s->backend->get_state(s->userdata);
+}
+
+static int reply_not_running(sd_varlink *link) {
+        return sd_varlink_error(link, "io.sdvm.VM.NotRunning", NULL);
+}
+
+static int reply_invalid_state(sd_varlink *link, VmState state) {
+        return sd_varlink_errorbo(link, "io.sdvm.VM.InvalidState",
+                                  SD_JSON_BUILD_PAIR_STRING("state", state_string(state)));
+}
+
+/* Methods without input: anything in the parameters is an InvalidParameter error (sent). */
+static int dispatch_none(sd_varlink *link, sd_json_variant *parameters) {
+        static const sd_json_dispatch_field table[] = { {} };
+        return sd_varlink_dispatch(link, parameters, table, NULL);
+}
+
+static int vl_method_describe(sd_varlink *link, sd_json_variant *parameters, sd_varlink_method_flags_t flags,
+                              void *userdata) {
+        VarlinkServer *s = userdata;
+        sd_json_variant *devices = NULL;
+        int r;
+
+        r = dispatch_none(link, parameters);
+        if (r != 0)
+                return r;
+        if (s->backend->describe_devices) {
+                r = s->backend->describe_devices(s->userdata, &devices);
+                if (r < 0)
+                        return sd_varlink_error_errno(link, r);
+        }
+        r = sd_varlink_replybo(link,
+                               SD_JSON_BUILD_PAIR_STRING("name", s->name),
+                               SD_JSON_BUILD_PAIR_STRING("state", state_string(get_state(s))),
+                               SD_JSON_BUILD_PAIR_UNSIGNED("vcpus", s->vcpus),
+                               SD_JSON_BUILD_PAIR_UNSIGNED("memory", s->memory),
+                               SD_JSON_BUILD_PAIR_UNSIGNED("uptimeUSec", now_usec() - s->start_usec),
+                               SD_JSON_BUILD_PAIR_STRING("kernel", s->kernel),
+                               SD_JSON_BUILD_PAIR_CONDITION(!!devices, "devices", SD_JSON_BUILD_VARIANT(devices)),
+                               SD_JSON_BUILD_PAIR_CONDITION(!devices, "devices", SD_JSON_BUILD_EMPTY_ARRAY));
+        sd_json_variant_unref(devices);
+        return r;
+}
+
+int varlink_tree_lookup(sd_json_variant *tree, const char *path, sd_json_variant **ret) {
+        sd_json_variant *v = tree;
+        const char *p = path ?: "";
+
+        if (strlen(p) > VARLINK_PATH_MAX)
+                return -ENOENT;
+        p += strspn(p, "/");
+        while (*p) {
+                char seg[VARLINK_PATH_MAX + 1];
+                size_t n = strcspn(p, "/");
+
+                memcpy(seg, p, n);
+                seg[n] = 0;
+                if (sd_json_variant_is_object(v))
+                        v = sd_json_variant_by_key(v, seg);
+                else if (sd_json_variant_is_array(v)) {
+                        char *end;
+                        unsigned long i;
+
+                        if (seg[0] < '0' || seg[0] > '9')
+                                return -ENOENT;
+                        errno = 0;
+                        i = strtoul(seg, &end, 10);
+                        if (errno != 0 || *end || i >= sd_json_variant_elements(v))
+                                return -ENOENT;
+                        v = sd_json_variant_by_index(v, i);
+                } else
+                        return -ENOENT;
+                if (!v)
+                        return -ENOENT;
+                p += n;
+                if (*p == '/') {
+                        p++;
+                        if (*p == '/') /* "a//b": an empty name */
+                                return -ENOENT;
+                }
+        }
+        *ret = sd_json_variant_ref(v);
+        return 0;
+}
+
+static int vl_method_inspect(sd_varlink *link, sd_json_variant *parameters, sd_varlink_method_flags_t flags,
+                             void *userdata) {
+        static const sd_json_dispatch_field table[] = {
+                { "path", _SD_JSON_VARIANT_TYPE_INVALID, sd_json_dispatch_const_string, 0, 0 },
+                {},
+        };
+        VarlinkServer *s = userdata;
+        sd_json_variant *tree = NULL, *sub = NULL;
+        const char *path = NULL;
+        int r;
+
+        r = sd_varlink_dispatch(link, parameters, table, &path);
+        if (r != 0)
+                return r;
+        r = s->backend->inspect(s->userdata, &tree);
+        if (r < 0)
+                return sd_varlink_error_errno(link, r);
+        r = varlink_tree_lookup(tree, path, &sub);
+        sd_json_variant_unref(tree);
+        if (r < 0)
+                return sd_varlink_errorbo(link, "io.sdvm.VM.NoSuchPath", SD_JSON_BUILD_PAIR_STRING("path", path));
+        /* A leaf is wrapped, so that "tree" is always an object. */
+        if (sd_json_variant_is_object(sub))
+                r = sd_varlink_replybo(link, SD_JSON_BUILD_PAIR_VARIANT("tree", sub));
+        else
+                r = sd_varlink_replybo(link, SD_JSON_BUILD_PAIR_OBJECT("tree", SD_JSON_BUILD_PAIR_VARIANT("value", sub)));
+        sd_json_variant_unref(sub);
+        return r;
+}
+
+/* Writes what a connection has queued, as far as its socket takes it now; never waits. */
+static void flush_nonblocking(sd_varlink *link) {
+        for (int i = 0; i < 64; i++) {
+                struct pollfd pfd = { .fd = sd_varlink_get_fd(link), .events = POLLOUT };
+                int e = sd_varlink_get_events(link);
+
+                if (e < 0 || !(e & EPOLLOUT) || pfd.fd < 0)
+                        return;
+                if (poll(&pfd, 1, 0) <= 0 || !(pfd.revents & POLLOUT))
+                        return;
+                if (sd_varlink_process(link) <= 0)
+                        return;
+        }
+}
+
+/* Which states allow an operation: created and stopped are NotRunning everywhere. */
+typedef enum VarlinkOp {
+        OP_PAUSE,
+        OP_RESUME,
+        OP_POWER_OFF,
+        OP_REBOOT,
+        OP_TERMINATE,
+} VarlinkOp;
+
+/* io.systemd.MachineInstance has two errors for the same cases: NotConnected where io.sdvm.VM says
+ * NotRunning (no guest to talk to), NotSupported where it says InvalidState. */
+static int reply_refused(sd_varlink *link, bool machine_instance, bool not_running, VmState state) {
+        if (machine_instance)
+                return sd_varlink_error(link,
+                                        not_running ? "io.systemd.MachineInstance.NotConnected"
+                                                    : "io.systemd.MachineInstance.NotSupported",
+                                        NULL);
+        return not_running ? reply_not_running(link) : reply_invalid_state(link, state);
+}
+
+static int call_op_full(sd_varlink *link, sd_json_variant *parameters, VarlinkServer *s, VarlinkOp op,
+                        bool machine_instance) {
+        const VarlinkBackend *b = s->backend;
+        VmState state;
+        int r;
+
+        r = dispatch_none(link, parameters);
+        if (r != 0)
+                return r;
+        state = get_state(s);
+        if (state == VM_STATE_STOPPED || (state == VM_STATE_CREATED && op != OP_TERMINATE))
+                return reply_refused(link, machine_instance, true, state);
+        if (state == VM_STATE_SHUTTING_DOWN && (op == OP_PAUSE || op == OP_RESUME))
+                return reply_refused(link, machine_instance, false, state);
+
+        switch (op) {
+        case OP_PAUSE:
+                r = b->pause(s->userdata);
+                break;
+        case OP_RESUME:
+                r = b->resume(s->userdata);
+                break;
+        case OP_POWER_OFF:
+                r = b->power_off(s->userdata);
+                break;
+        case OP_REBOOT:
+                r = b->reboot(s->userdata);
+                break;
+        case OP_TERMINATE:
+                r = b->terminate(s->userdata);
+                break;
+        default:
+                r = -EINVAL;
+        }
+        if (r == -ESHUTDOWN)
+                return reply_refused(link, machine_instance, false, get_state(s));
+        if (r < 0)
+                return sd_varlink_error_errno(link, r);
+        r = sd_varlink_reply(link, NULL);
+        /* Reboot and Terminate end the event loop soon: the caller should have its answer first. */
+        if (r >= 0 && (op == OP_REBOOT || op == OP_TERMINATE))
+                flush_nonblocking(link);
+        return r;
+}
+
+static int call_op(sd_varlink *link, sd_json_variant *parameters, VarlinkServer *s, VarlinkOp op) {
+        return call_op_full(link, parameters, s, op, false);
+}
+
+static int vl_method_pause(sd_varlink *link, sd_json_variant *parameters, sd_varlink_method_flags_t flags,
+                           void *userdata) {
+        return call_op(link, parameters, userdata, OP_PAUSE);
+}
+
+static int vl_method_resume(sd_varlink *link, sd_json_variant *parameters, sd_varlink_method_flags_t flags,
+                            void *userdata) {
+        return call_op(link, parameters, userdata, OP_RESUME);
+}
+
+static int vl_method_power_off(sd_varlink *link, sd_json_variant *parameters, sd_varlink_method_flags_t flags,
+                               void *userdata) {
+        return call_op(link, parameters, userdata, OP_POWER_OFF);
+}
+
+static int vl_method_reboot(sd_varlink *link, sd_json_variant *parameters, sd_varlink_method_flags_t flags,
+                            void *userdata) {
+        return call_op(link, parameters, userdata, OP_REBOOT);
+}
+
+static int vl_method_terminate(sd_varlink *link, sd_json_variant *parameters, sd_varlink_method_flags_t flags,
+                               void *userdata) {
+        return call_op(link, parameters, userdata, OP_TERMINATE);
+}
+
+/* io.systemd.MachineInstance: the same operations, with that interface's errors. */
+static int vl_method_mi_pause(sd_varlink *link, sd_json_variant *parameters, sd_varlink_method_flags_t flags,
+                              void *userdata) {
+        return call_op_full(link, parameters, userdata, OP_PAUSE, true);
+}
+
+static int vl_method_mi_resume(sd_varlink *link, sd_json_variant *parameters, sd_varlink_method_flags_t flags,
+                               void *userdata) {
+        return call_op_full(link, parameters, userdata, OP_RESUME, true);
+}
+
+static int vl_method_mi_power_off(sd_varlink *link, sd_json_variant *parameters, sd_varlink_method_flags_t flags,
+                                  void *userdata) {
+        return call_op_full(link, parameters, userdata, OP_POWER_OFF, true);
+}
+
+static int vl_method_mi_reboot(sd_varlink *link, sd_json_variant *parameters, sd_varlink_method_flags_t flags,
+                               void *userdata) {
+        return call_op_full(link, parameters, userdata, OP_REBOOT, true);
+}
+
+static int vl_method_mi_terminate(sd_varlink *link, sd_json_variant *parameters, sd_varlink_method_flags_t flags,
+                                  void *userdata) {
+        return call_op_full(link, parameters, userdata, OP_TERMINATE, true);
+}
+
+static int vl_method_mi_describe(sd_varlink *link, sd_json_variant *parameters, sd_varlink_method_flags_t flags,
+                                 void *userdata) {
+        VarlinkServer *s = userdata;
+        VmState state;
+        int r;
+
+        r = dispatch_none(link, parameters);
+        if (r != 0)
+                return r;
+        state = get_state(s);
+        return sd_varlink_replybo(link,
+                                  SD_JSON_BUILD_PAIR_BOOLEAN("running", state == VM_STATE_RUNNING),
+                                  SD_JSON_BUILD_PAIR_STRING("status", state_string(state)));
+}
+
+static int notify_state(sd_varlink *link, VmState state, VmStopReason reason) {
+        const char *why = reason != VM_STOP_NONE ? vm_stop_reason_to_string(reason) : NULL;
+
+        /* "stopped" is the last event: a reply without "continues" ends the stream. */
+        if (state == VM_STATE_STOPPED)
+                return sd_varlink_replybo(link,
+                                          SD_JSON_BUILD_PAIR_STRING("event", "state"),
+                                          SD_JSON_BUILD_PAIR_STRING("state", state_string(state)),
+                                          SD_JSON_BUILD_PAIR_CONDITION(!!why, "reason", SD_JSON_BUILD_STRING(why)));
+        return sd_varlink_notifybo(link,
+                                   SD_JSON_BUILD_PAIR_STRING("event", "state"),
+                                   SD_JSON_BUILD_PAIR_STRING("state", state_string(state)),
+                                   SD_JSON_BUILD_PAIR_CONDITION(!!why, "reason", SD_JSON_BUILD_STRING(why)));
+}
+
+static void subscriber_drop(VarlinkServer *s, unsigned i) {
+        sd_varlink_unref(s->subscribers[i]);
+        s->subscribers[i] = s->subscribers[--s->n_subscribers];
+        s->subscribers[s->n_subscribers] = NULL;
+}
+
+static int vl_method_subscribe_events(sd_varlink *link, sd_json_variant *parameters,
+                                      sd_varlink_method_flags_t flags, void *userdata) {
+        VarlinkServer *s = userdata;
+        VmState state;
+        int r;
+
+        r = dispatch_none(link, parameters);
+        if (r != 0)
+                return r;
+        if (!(flags & SD_VARLINK_METHOD_MORE))
+                return sd_varlink_error(link, SD_VARLINK_ERROR_EXPECTED_MORE, NULL);
+        if (s->n_subscribers >= VARLINK_SUBSCRIBERS_MAX)
+                return sd_varlink_error_errno(link, -EBUSY);
+
+        state = get_state(s);
+        r = notify_state(link, state, VM_STOP_NONE);
+        if (r < 0 || state == VM_STATE_STOPPED)
+                return r;
+        s->subscribers[s->n_subscribers++] = sd_varlink_ref(link);
+        return 0;
+}
+
+bool varlink_peer_allowed(uid_t uid, gid_t primary_gid, const gid_t *groups, size_t n_groups, gid_t gid) {
+        if (uid == 0 || primary_gid == gid)
+                return true;
+        for (size_t i = 0; i < n_groups; i++)
+                if (groups[i] == gid)
+                        return true;
+        return false;
+}
+
+/* With a group grant sd-varlink lets everyone in (no ROOT_ONLY): refuse whoever is neither root nor in
+ * the group, by the credentials the kernel recorded at connect(). */
+static int on_connect(sd_varlink_server *server, sd_varlink *link, void *userdata) {
+        VarlinkServer *s = userdata;
+        gid_t groups[256];
+        socklen_t len = sizeof groups;
+        uid_t uid;
+        gid_t gid;
+        int r;
+
+        if (!s->grant_group)
+                return 0;
+        r = sd_varlink_get_peer_uid(link, &uid);
+        if (r >= 0)
+                r = sd_varlink_get_peer_gid(link, &gid);
+        if (r < 0)
+                return log_debug_errno(r, "Failed to get a control client's credentials, refusing it: %m");
+        if (getsockopt(sd_varlink_get_fd(link), SOL_SOCKET, SO_PEERGROUPS, groups, &len) < 0)
+                len = 0; /* more than 256 groups (ERANGE), or an old kernel: the primary group only */
+        if (!varlink_peer_allowed(uid, gid, groups, len / sizeof(gid_t), s->grant_gid)) {
+                log_warning("Refused a control connection from UID %u: neither root nor in group %u"
+                            " (ControlGroup=).",
+                            (unsigned) uid, (unsigned) s->grant_gid);
+                return -EPERM;
+        }
+        return 0;
+}
+
+static void on_disconnect(sd_varlink_server *server, sd_varlink *link, void *userdata) {
+        VarlinkServer *s = userdata;
+
+        for (unsigned i = 0; i < s->n_subscribers; i++)
+                if (s->subscribers[i] == link) {
+                        subscriber_drop(s, i);
+                        return;
+                }
+}
+
+void varlink_emit_state(VarlinkServer *s, VmState state, VmStopReason reason) {
+        if (!s || state == s->last_state)
+                return;
+        s->last_state = state;
+        for (unsigned i = 0; i < s->n_subscribers;) {
+                int r = notify_state(s->subscribers[i], state, reason);
+                /* After "stopped" (the stream's end) a subscriber stays listed, so that
+                 * varlink_server_free() still pushes its last reply out. */
+                if (r < 0) {
+                        log_debug_errno(r, "Failed to send an event to a subscriber, dropping it: %m");
+                        subscriber_drop(s, i);
+                } else
+                        i++;
+        }
+}
+
+void varlink_emit_panic(VarlinkServer *s) {
+        if (!s)
+                return;
+        for (unsigned i = 0; i < s->n_subscribers;) {
+                int r = sd_varlink_notifybo(s->subscribers[i], SD_JSON_BUILD_PAIR_STRING("event", "panic"));
+                if (r < 0) {
+                        log_debug_errno(r, "Failed to send an event to a subscriber, dropping it: %m");
+                        subscriber_drop(s, i);
+                } else
+                        i++;
+        }
+}
+
+unsigned varlink_server_n_subscribers(VarlinkServer *s) {
+        return s ? s->n_subscribers : 0;
+}
+
+bool varlink_server_is_listening(VarlinkServer *s) {
+        return s && s->listening;
+}
+
+VarlinkServer *varlink_server_free(VarlinkServer *s) {
+        sd_varlink_server *server;
+
+        if (!s)
+                return NULL;
+        /* The stream of a subscriber told "stopped" is over; what it was told may still be queued. */
+        while (s->n_subscribers > 0) {
+                flush_nonblocking(s->subscribers[0]);
+                subscriber_drop(s, 0);
+        }
+        server = TAKE_PTR(s->server);
+        if (server) {
+                (void) sd_varlink_server_shutdown(server);
+                (void) sd_varlink_server_detach_event(server);
+                sd_varlink_server_unref(server);
+        }
+        free(s->name);
+        free(s->kernel);
+        free(s);
+        return NULL;
+}
+
+int varlink_server_new(const VarlinkParams *p, VarlinkServer **ret) {
+        _cleanup_(varlink_server_freep) VarlinkServer *s = NULL;
+        unsigned flags;
+        int r;
+
+        if (!p || !p->backend || !p->backend->get_state || !p->backend->pause || !p->backend->resume ||
+            !p->backend->power_off || !p->backend->reboot || !p->backend->terminate || !p->backend->inspect ||
+            !p->event || !ret)
+                return -EINVAL;
+
+        s = calloc(1, sizeof *s);
+        if (!s)
+                return log_oom();
+        s->backend = p->backend;
+        s->userdata = p->userdata;
+        s->name = strdup(p->name ?: "");
+        s->kernel = strdup(p->kernel ?: "");
+        if (!s->name || !s->kernel)
+                return log_oom();
+        s->vcpus = p->vcpus;
+        s->memory = p->memory;
+        s->start_usec = p->start_usec;
+        s->last_state = _VM_STATE_INVALID;
+
+        s->grant_group = p->grant_group;
+        s->grant_gid = p->grant_gid;
+
+        /* ROOT_ONLY lets in UID 0 alone; without it sd-varlink lets in anyone who can connect, and
+         * on_connect() narrows that to root and the granted group. */
+        flags = (p->access_flags ?: (p->grant_group ? 0 : SD_VARLINK_SERVER_ROOT_ONLY)) |
+                SD_VARLINK_SERVER_INHERIT_USERDATA | SD_VARLINK_SERVER_ACCOUNT_UID;
+        r = sd_varlink_server_new(&s->server, flags);
+        if (r < 0)
+                return log_error_errno(r, "Failed to create the varlink server: %m");
+        (void) sd_varlink_server_set_description(s->server, "io.sdvm.VM");
+        sd_varlink_server_set_userdata(s->server, s);
+        r = sd_varlink_server_set_connections_max(s->server, VARLINK_CONNECTIONS_MAX);
+        if (r >= 0)
+                r = sd_varlink_server_set_connections_per_uid_max(s->server, VARLINK_CONNECTIONS_PER_UID_MAX);
+        if (r < 0)
+                return log_error_errno(r, "Failed to limit the varlink connections: %m");
+        r = sd_varlink_server_add_interface_many(s->server, &vl_interface_io_sdvm_VM,
+                                                 &vl_interface_io_systemd_MachineInstance);
+        if (r < 0)
+                return log_error_errno(r, "Failed to add the varlink interfaces: %m");
+        r = sd_varlink_server_bind_method_many(s->server,
+                                               "io.sdvm.VM.Describe", vl_method_describe,
+                                               "io.sdvm.VM.Inspect", vl_method_inspect,
+                                               "io.sdvm.VM.Pause", vl_method_pause,
+                                               "io.sdvm.VM.Resume", vl_method_resume,
+                                               "io.sdvm.VM.PowerOff", vl_method_power_off,
+                                               "io.sdvm.VM.Reboot", vl_method_reboot,
+                                               "io.sdvm.VM.Terminate", vl_method_terminate,
+                                               "io.sdvm.VM.SubscribeEvents", vl_method_subscribe_events,
+                                               "io.systemd.MachineInstance.Pause", vl_method_mi_pause,
+                                               "io.systemd.MachineInstance.Resume", vl_method_mi_resume,
+                                               "io.systemd.MachineInstance.PowerOff", vl_method_mi_power_off,
+                                               "io.systemd.MachineInstance.Reboot", vl_method_mi_reboot,
+                                               "io.systemd.MachineInstance.Terminate", vl_method_mi_terminate,
+                                               "io.systemd.MachineInstance.Describe", vl_method_mi_describe);
+        if (r < 0)
+                return log_error_errno(r, "Failed to bind the varlink methods: %m");
+        r = sd_varlink_server_bind_connect(s->server, on_connect);
+        if (r < 0)
+                return log_error_errno(r, "Failed to watch varlink connections: %m");
+        r = sd_varlink_server_bind_disconnect(s->server, on_disconnect);
+        if (r < 0)
+                return log_error_errno(r, "Failed to watch varlink disconnections: %m");
+
+        if (p->address) {
+                r = sd_varlink_server_listen_address(s->server, p->address, 0600);
+                if (r < 0)
+                        return log_error_errno(r, "Failed to listen on %s: %m", p->address);
+                s->listening = true;
+        } else {
+                r = sd_varlink_server_listen_auto(s->server);
+                if (r < 0)
+                        return log_error_errno(r, "Failed to adopt the control socket passed as \"varlink\": %m");
+                s->listening = r > 0;
+        }
+        r = sd_varlink_server_attach_event(s->server, p->event, SD_EVENT_PRIORITY_NORMAL);
+        if (r < 0)
+                return log_error_errno(r, "Failed to attach the varlink server to the event loop: %m");
+
+        *ret = TAKE_PTR(s);
+        return 0;
+}

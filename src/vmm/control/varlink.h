@@ -1,0 +1,103 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#pragma once
+
+/* The io.sdvm.VM varlink server (varlink/io.sdvm.VM.varlink): the control socket /run/vms/NAME/control.
+ *
+ * The server parses and answers; what a method does to the VM is a VarlinkBackend call (main.c wires
+ * them to vm_* and machine_*; tests use made-up state). The varlink layer never touches KVM and vm_*
+ * never sees JSON. Everything runs on the main thread, in the main sd-event loop.
+ *
+ * Bounds: at most VARLINK_CONNECTIONS_MAX connections, VARLINK_CONNECTIONS_PER_UID_MAX per client UID,
+ * and sd-varlink's own limits on message size; a client that never reads only ever holds its own
+ * connection's buffer, and the VM never waits for it. */
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+#include <systemd/sd-event.h>
+#include <systemd/sd-json.h>
+#include <systemd/sd-varlink.h>
+
+#include "cleanup.h"
+#include "core/vm.h"
+
+#define VARLINK_CONNECTIONS_MAX         64U
+#define VARLINK_CONNECTIONS_PER_UID_MAX 32U
+#define VARLINK_SUBSCRIBERS_MAX         VARLINK_CONNECTIONS_MAX
+
+extern const sd_varlink_interface vl_interface_io_sdvm_VM;
+/* systemd's io.systemd.MachineInstance (machinectl), served on the same socket: Pause, Resume, PowerOff,
+ * Reboot, Terminate and Describe, mapped onto the same backend calls. */
+extern const sd_varlink_interface vl_interface_io_systemd_MachineInstance;
+
+/* What the methods do to the VM. Each returns >= 0 or a negative errno; -ESHUTDOWN means the VM is on
+ * its way out (reported as io.sdvm.VM.InvalidState). The varlink layer checks the state first:
+ * see varlink/io.sdvm.VM.varlink for which states allow what. */
+typedef struct VarlinkBackend {
+        VmState (*get_state)(void *userdata);
+        int (*pause)(void *userdata);
+        int (*resume)(void *userdata);
+        int (*power_off)(void *userdata); /* press the ACPI power button */
+        int (*reboot)(void *userdata);    /* reset: vmm exits with status 10 */
+        int (*terminate)(void *userdata); /* stop now */
+        /* Describe's "devices": a JSON array of objects. */
+        int (*describe_devices)(void *userdata, sd_json_variant **ret);
+        /* Inspect's tree: a JSON object, see the IDL. */
+        int (*inspect)(void *userdata, sd_json_variant **ret);
+} VarlinkBackend;
+
+typedef struct VarlinkParams {
+        sd_event *event;
+        const char *name;
+        const char *kernel;
+        uint32_t vcpus;
+        uint64_t memory;     /* bytes */
+        uint64_t start_usec; /* CLOCK_MONOTONIC at vmm start, for uptimeUSec */
+        const VarlinkBackend *backend;
+        void *userdata;
+        /* NULL: adopt the socket systemd passes as "varlink" (sd_varlink_server_listen_auto()), if any.
+         * Otherwise listen on this AF_UNIX path (tests, or vmm run by hand). */
+        const char *address;
+        /* 0: SD_VARLINK_SERVER_ROOT_ONLY, unless grant_group is set. Tests pass SD_VARLINK_SERVER_MYSELF_ONLY. */
+        unsigned access_flags;
+        /* ControlGroup= in vm.conf: members of grant_gid may connect as well as root. The socket's mode
+         * (0660, group grant_gid, from the generator's drop-in) is what the kernel enforces; the server
+         * checks the peer's groups again (varlink_peer_allowed()) so that a socket left 0666 by mistake
+         * does not open the VM to everyone. */
+        bool grant_group;
+        gid_t grant_gid;
+} VarlinkParams;
+
+typedef struct VarlinkServer VarlinkServer;
+
+int varlink_server_new(const VarlinkParams *p, VarlinkServer **ret);
+/* Tells subscribers what is left to tell, as far as their sockets take it without waiting. */
+VarlinkServer *varlink_server_free(VarlinkServer *s);
+DEFINE_FREEP(VarlinkServer, varlink_server_free);
+
+/* Whether it listens on anything (false: vmm was started without a control socket). */
+bool varlink_server_is_listening(VarlinkServer *s);
+unsigned varlink_server_n_subscribers(VarlinkServer *s);
+
+/* Call on every state change: subscribers get {"event":"state","state":...}, once per new state.
+ * reason (VM_STOP_NONE: none) goes with "stopped". */
+void varlink_emit_state(VarlinkServer *s, VmState state, VmStopReason reason);
+/* The guest reported a panic (pvpanic): {"event":"panic"}. */
+void varlink_emit_panic(VarlinkServer *s);
+
+/* Whether a peer (uid, its primary gid and supplementary groups) may use a socket granted to group gid:
+ * root, or a member of gid. Exposed for tests. */
+bool varlink_peer_allowed(uid_t uid, gid_t primary_gid, const gid_t *groups, size_t n_groups, gid_t gid);
+
+/* Selects path ("vcpus/0/exits"; NULL or "" is the whole tree) in tree. Returns 0 and a new reference,
+ * or -ENOENT. Exposed for tests. */
+int varlink_tree_lookup(sd_json_variant *tree, const char *path, sd_json_variant **ret);
+
+/* The real VM's trees (varlink-vm.c), for main.c's backend: they read the Vm's counters and state
+ * (no ioctls), the virtio devices' queues and counters, and the console's statistics (console may be
+ * NULL). */
+typedef struct Console Console;
+typedef struct Machine Machine;
+int varlink_vm_inspect(Vm *vm, Machine *machine, Console *console, sd_json_variant **ret);
+int varlink_vm_devices(Vm *vm, Machine *machine, Console *console, sd_json_variant **ret);

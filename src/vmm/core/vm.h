@@ -1,0 +1,110 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#pragma once
+
+/* The VM: /dev/kvm, the KVM VM with its in-kernel irqchip and PIT, guest memory, the I/O buses, the
+ * vCPUs and the state machine created -> running <-> paused -> shutting-down -> stopped.
+ * Only the main thread calls vm_* except vm_request_stop(), which any thread may call. */
+
+#include <linux/kvm.h>
+#include <pthread.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "core/bus.h"
+#include "core/irq-routing.h"
+#include "cleanup.h"
+#include "core/memory.h"
+#include "core/vcpu.h"
+
+typedef enum VmState {
+        VM_STATE_CREATED,
+        VM_STATE_RUNNING,
+        VM_STATE_PAUSED,
+        VM_STATE_SHUTTING_DOWN,
+        VM_STATE_STOPPED,
+        _VM_STATE_MAX,
+        _VM_STATE_INVALID = -22,
+} VmState;
+
+/* Why the guest stopped running; decides vmm's exit status (see vmm(8)). */
+typedef enum VmStopReason {
+        VM_STOP_NONE,
+        VM_STOP_POWEROFF, /* the guest powered off (ACPI S5) */
+        VM_STOP_REBOOT,   /* the guest asked for a reset */
+        VM_STOP_PANIC,    /* the guest reported a panic through pvpanic */
+        VM_STOP_CRASH,    /* triple fault or an exit vmm cannot handle */
+        VM_STOP_ERROR,    /* vmm itself failed while running the guest */
+        VM_STOP_TERMINATE, /* stopped now from outside (io.sdvm.VM.Terminate), without asking the guest */
+        _VM_STOP_REASON_MAX,
+        _VM_STOP_REASON_INVALID = -22,
+} VmStopReason;
+
+typedef struct Vm Vm;
+
+/* What the architecture adds to a KVM VM (arch/<arch>/kvm.c): its guest-physical RAM layout and the
+ * VM-wide state KVM keeps for it (x86: the in-kernel irqchip, the PIT, Intel's TSS and identity map). */
+typedef struct VmArch {
+        const char *name;
+        uint64_t ram_hole_start; /* RAM is [0, hole) and, beyond that, from ram_high_start */
+        uint64_t ram_high_start;
+        /* After KVM_CREATE_VM, before guest memory and vCPUs exist; logs. */
+        int (*init)(Vm *vm);
+} VmArch;
+
+struct Vm {
+        int kvm_fd;
+        int fd;
+        GuestMemory *mem;
+        Bus pio;
+        Bus mmio;
+        Vcpu *vcpus;
+        uint32_t n_vcpus;
+        const VmArch *arch;
+        IrqRouting *routing; /* MSIs of PCI devices */
+
+        pthread_mutex_t lock; /* guards everything below, and each vcpu's state */
+        pthread_cond_t cond;
+        VmState state;
+        bool pause_requested;
+        bool stop_requested;
+        VmStopReason stop_reason;
+        int notify_fd; /* eventfd the main loop watches: a stop was requested */
+
+        uint64_t start_usec;     /* CLOCK_MONOTONIC at vmm start */
+        uint64_t first_run_usec; /* CLOCK_MONOTONIC at the first KVM_RUN; 0 before */
+};
+
+typedef struct VmParams {
+        const VmArch *arch;
+        uint32_t n_vcpus;
+        uint64_t memory;
+        uint64_t start_usec;
+} VmParams;
+
+const char *vm_state_to_string(VmState s);
+const char *vm_stop_reason_to_string(VmStopReason r);
+
+int vm_new(const VmParams *p, Vm **ret);
+Vm *vm_free(Vm *vm);
+DEFINE_TRIVIAL_CLEANUP_FUNC(Vm *, vm_free);
+
+/* Starts the vCPU threads. */
+int vm_start(Vm *vm);
+/* Stop every vCPU and wait until all have left KVM_RUN. Pausing a paused VM succeeds and does
+ * nothing; so does resuming a running one. -ESHUTDOWN once the VM is stopping or stopped. */
+int vm_pause(Vm *vm);
+int vm_resume(Vm *vm);
+/* Records why the guest must stop (the first reason wins), stops the vCPUs from running guest
+ * code and wakes the main loop through notify_fd. Safe from any thread. */
+void vm_request_stop(Vm *vm, VmStopReason reason);
+/* Main thread, after a stop request: joins the vCPU threads. Returns the reason. */
+VmStopReason vm_stop(Vm *vm);
+void vm_set_state(Vm *vm, VmState state);
+VmState vm_get_state(Vm *vm);
+/* Snapshot of each vCPU's state, n_vcpus entries. */
+void vm_get_vcpu_states(Vm *vm, VcpuState *ret);
+
+/* IRQ line for devices (Irq.set_level). */
+void vm_irq_set_level(void *vm, uint32_t gsi, bool level);
+
+uint64_t now_usec(void);

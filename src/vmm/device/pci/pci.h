@@ -1,0 +1,98 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#pragma once
+
+/* PCI bus 0 behind a host bridge: configuration space through ports 0xCF8/0xCFC (configuration
+ * mechanism #1), and a 32-bit memory window in the PCI hole from which vmm assigns every BAR before
+ * boot (there is no firmware; Linux keeps assignments that fit the host bridge's _CRS window).
+ *
+ * Devices are added before vCPUs run. Configuration accesses and BAR dispatch take the bus lock, so a
+ * device's config_written and BAR handlers never run concurrently with each other. */
+
+#include <pthread.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "core/bus.h"
+#include "cleanup.h"
+
+#define PCI_SLOTS 32
+#define PCI_CONFIG_SIZE 256
+#define PCI_BARS 6
+
+/* Configuration header offsets and bits (PCI Local Bus 3.0, 6.2). */
+#define PCI_VENDOR_ID 0x00
+#define PCI_DEVICE_ID 0x02
+#define PCI_COMMAND 0x04
+#define PCI_COMMAND_MEMORY 0x2
+#define PCI_COMMAND_MASTER 0x4
+#define PCI_COMMAND_INTX_DISABLE 0x400
+#define PCI_STATUS 0x06
+#define PCI_STATUS_CAP_LIST 0x10
+#define PCI_REVISION_ID 0x08
+#define PCI_CLASS_PROG 0x09
+#define PCI_HEADER_TYPE 0x0e
+#define PCI_BAR0 0x10
+#define PCI_SUBSYSTEM_VENDOR_ID 0x2c
+#define PCI_SUBSYSTEM_ID 0x2e
+#define PCI_CAPABILITY_LIST 0x34
+#define PCI_INTERRUPT_LINE 0x3c
+#define PCI_INTERRUPT_PIN 0x3d
+#define PCI_CAP_ID_VNDR 0x09
+#define PCI_CAP_ID_MSIX 0x11
+
+typedef struct PciBus PciBus;
+typedef struct PciDevice PciDevice;
+
+/* An access to a BAR: offset within it, len 1/2/4/8, little-endian data (pre-filled 0xff on reads). */
+typedef void (*PciBarHandler)(void *opaque, unsigned bar, uint64_t offset, uint8_t *data, uint32_t len,
+                              bool is_write);
+
+typedef struct PciDeviceOps {
+        PciBarHandler bar_io;
+        /* After the guest wrote [offset, offset+len) of config space (bus lock held); may be NULL. */
+        void (*config_written)(void *opaque, uint32_t offset, uint32_t len);
+        /* A memory BAR started or stopped decoding, or moved: addr is where it now decodes, 0 for
+         * nowhere (bus lock held). For ioeventfds. May be NULL. */
+        void (*bar_moved)(void *opaque, unsigned bar, uint64_t addr);
+} PciDeviceOps;
+
+struct PciDevice {
+        PciBus *bus;
+        uint8_t slot;
+        const PciDeviceOps *ops;
+        void *opaque;
+        uint8_t config[PCI_CONFIG_SIZE];
+        uint8_t wmask[PCI_CONFIG_SIZE]; /* the bits the guest may change */
+        uint64_t bar_size[PCI_BARS];    /* 32-bit memory BARs; 0 = not implemented */
+        uint64_t bar_decoding[PCI_BARS]; /* address the BAR decodes at now, 0 = off */
+        uint8_t last_cap;                /* offset of the last capability in the list, 0 = none */
+        uint8_t cap_end;                 /* where the next capability goes */
+};
+
+typedef struct PciBusParams {
+        uint64_t mmio_base, mmio_size; /* the BAR window */
+} PciBusParams;
+
+/* Registers ports 0xCF8..0xCFF on pio and the BAR window on mmio, and adds the host bridge at 00.0. */
+int pci_bus_new(const PciBusParams *p, Bus *pio, Bus *mmio, PciBus **ret);
+PciBus *pci_bus_free(PciBus *b);
+DEFINE_FREEP(PciBus, pci_bus_free);
+
+/* Adds a type-0 function in the next free slot with the given IDs and 24-bit class code.
+ * The device memory stays owned by the bus. */
+int pci_bus_add_device(PciBus *b, uint16_t vendor, uint16_t device, uint32_t class_code, const PciDeviceOps *ops,
+                       void *opaque, PciDevice **ret);
+/* A 32-bit memory BAR of size bytes (a power of two, >= 4 KiB), placed in the window. */
+int pci_device_add_bar(PciDevice *d, unsigned bar, uint64_t size);
+/* Appends a capability of len bytes (id and next pointer filled in) and returns its offset. */
+int pci_device_add_cap(PciDevice *d, uint8_t id, uint8_t len);
+
+/* Little-endian config helpers for device code. */
+void pci_config_set(PciDevice *d, uint32_t offset, uint32_t value, unsigned len);
+uint32_t pci_config_get(const PciDevice *d, uint32_t offset, unsigned len);
+
+/* Configuration mechanism #1 handlers (exposed for tests): port offset 0..7 from 0xCF8. */
+void pci_bus_config_io(void *opaque, uint64_t offset, uint8_t *data, uint32_t len, bool is_write);
+/* Config space of bus 0 by (slot, function 0, register), as ECAM would do; for tests. */
+void pci_bus_config_access(PciBus *b, unsigned slot, uint32_t offset, uint8_t *data, uint32_t len,
+                           bool is_write);

@@ -1,0 +1,78 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#include <errno.h>
+#include <stdlib.h>
+#include <sys/random.h>
+
+#include "log.h"
+#include "device/virtio/rng.h"
+
+/* Per request, so that one greedy driver request cannot keep the thread busy for long. */
+#define RNG_REQUEST_MAX (64 * 1024)
+
+typedef struct Rng {
+        VqChain chain;
+        uint64_t bytes;
+} Rng;
+
+static void rng_kick(VirtioDevice *d, uint16_t q) {
+        Rng *rng = d->priv;
+        VqChain *c = &rng->chain;
+        int r;
+
+        while ((r = vq_pop(&d->vqs[q], c)) > 0) {
+                uint32_t written = 0;
+                if (c->n_out > 0) {
+                        virtio_device_fail(d, "rng request with a device-readable buffer");
+                        return;
+                }
+                for (uint32_t i = 0; i < c->n_in && written < RNG_REQUEST_MAX; i++) {
+                        size_t want = c->iov[i].iov_len;
+                        if (want > RNG_REQUEST_MAX - written)
+                                want = RNG_REQUEST_MAX - written;
+                        ssize_t n = getrandom(c->iov[i].iov_base, want, 0);
+                        if (n < 0) {
+                                log_warning_errno(errno, "Device %s: getrandom failed: %m", d->id);
+                                break;
+                        }
+                        written += (uint32_t) n;
+                        if ((size_t) n < want)
+                                break;
+                }
+                rng->bytes += written;
+                virtio_complete(d, q, c->head, written);
+        }
+}
+
+static size_t rng_counters(VirtioDevice *d, VirtioCounter *out, size_t max) {
+        Rng *rng = d->priv;
+        if (max < 1)
+                return 0;
+        out[0] = (VirtioCounter) { "bytes", rng->bytes };
+        return 1;
+}
+
+static void rng_free(VirtioDevice *d) {
+        free(d->priv);
+}
+
+static const VirtioDeviceOps rng_ops = {
+        .type = "virtio-rng",
+        .device_id = VIRTIO_ID_RNG,
+        .queue_kick = rng_kick,
+        .counters = rng_counters,
+        .free = rng_free,
+};
+
+int virtio_rng_new(const GuestMemory *mem, const char *id, VirtioDevice **ret) {
+        Rng *rng = calloc(1, sizeof *rng);
+        int r;
+
+        if (!rng)
+                return -ENOMEM;
+        r = virtio_device_new(&(VirtioDeviceParams) { .ops = &rng_ops, .priv = rng, .id = id, .n_queues = 1,
+                                                      .mem = mem },
+                              ret);
+        if (r < 0)
+                free(rng);
+        return r;
+}

@@ -1,0 +1,35 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#pragma once
+
+/* The virtio 1.x PCI transport (virtio spec 1.2, 4.1), modern only: one memory BAR holds the common,
+ * ISR, device-specific and notify structures and the MSI-X table. Queue notifications are KVM
+ * ioeventfds on the notify registers; interrupts are MSI-X vectors (irqfds). There is no INTx: the
+ * Linux driver uses MSI-X whenever the device offers it. */
+
+#include "cleanup.h"
+#include "device/pci/pci.h"
+#include "core/irq-routing.h"
+#include "device/virtio/virtio.h"
+
+typedef struct VirtioPci VirtioPci;
+
+/* Puts dev on bus; the transport owns dev from here on, also on failure. vm_fd is for ioeventfds
+ * (-EBADF in tests: kicks then go through the MMIO path only). */
+int virtio_pci_new(PciBus *bus, IrqRouting *routing, int vm_fd, VirtioDevice *dev, VirtioPci **ret);
+VirtioPci *virtio_pci_free(VirtioPci *vp);
+DEFINE_FREEP(VirtioPci, virtio_pci_free);
+
+VirtioDevice *virtio_pci_device(VirtioPci *vp);
+PciDevice *virtio_pci_pci_device(VirtioPci *vp);
+
+/* BAR layout, for tests. */
+#define VIRTIO_PCI_BAR 0
+#define VIRTIO_PCI_BAR_SIZE 0x8000
+#define VIRTIO_PCI_COMMON_OFFSET 0x0000
+#define VIRTIO_PCI_COMMON_SIZE 0x38
+#define VIRTIO_PCI_ISR_OFFSET 0x1000
+#define VIRTIO_PCI_DEVICE_OFFSET 0x2000
+#define VIRTIO_PCI_NOTIFY_OFFSET 0x3000
+#define VIRTIO_PCI_NOTIFY_MULTIPLIER 4
+#define VIRTIO_PCI_MSIX_TABLE_OFFSET 0x4000
+#define VIRTIO_PCI_MSIX_PBA_OFFSET 0x5000

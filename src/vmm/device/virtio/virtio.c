@@ -1,0 +1,247 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/eventfd.h>
+#include <unistd.h>
+
+#include "log.h"
+#include "device/virtio/virtio.h"
+
+/* epoll data: a queue's kick is its index, the stop fd is EPOLL_STOP, model fds point at their watch. */
+#define EPOLL_STOP UINT64_C(0xffff)
+
+struct VirtioWatch {
+        VirtioDevice *d;
+        int fd;
+        void (*fn)(VirtioDevice *d, void *u);
+        void *u;
+        VirtioWatch *next;
+};
+
+static bool device_live(const VirtioDevice *d) {
+        return (d->status & VIRTIO_STATUS_DRIVER_OK) && !(d->status & VIRTIO_STATUS_NEEDS_RESET);
+}
+
+bool virtio_queue_ready(const VirtioDevice *d, uint16_t q) {
+        return q < d->n_queues && d->vqs[q].started && !d->vqs[q].broken;
+}
+
+void virtio_device_fail(VirtioDevice *d, const char *why) {
+        if (d->status & VIRTIO_STATUS_NEEDS_RESET)
+                return;
+        log_warning("Device %s: the guest driver broke the virtio protocol (%s); the device stops until the "
+                    "driver resets it.", d->id, why);
+        d->status |= VIRTIO_STATUS_NEEDS_RESET;
+}
+
+void virtio_complete(VirtioDevice *d, uint16_t q, uint16_t head, uint32_t len) {
+        Virtqueue *vq = &d->vqs[q];
+
+        vq_push(vq, head, len);
+        if (vq_should_notify(vq) && d->notify)
+                d->notify(d->notify_opaque, q);
+}
+
+static void check_broken(VirtioDevice *d, uint16_t q) {
+        if (d->vqs[q].broken)
+                virtio_device_fail(d, d->vqs[q].broken_reason ?: "malformed virtqueue");
+}
+
+/* One kick: the model drains the queue. Kicks stay wanted all along (no model turns them off), and
+ * vq_pop() re-reads the available index behind a full barrier before it reports the queue empty, so
+ * a chain the driver adds meanwhile either is popped or brings another kick. */
+static void run_queue(VirtioDevice *d, uint16_t q) {
+        if (!device_live(d) || !virtio_queue_ready(d, q))
+                return;
+        d->ops->queue_kick(d, q);
+        check_broken(d, q);
+}
+
+int virtio_device_dispatch(VirtioDevice *d, int timeout_ms) {
+        struct epoll_event ev[16];
+        int n;
+
+        n = epoll_wait(d->epoll_fd, ev, (int) ELEMENTSOF(ev), timeout_ms);
+        if (n < 0)
+                return -errno;
+        for (int i = 0; i < n; i++) {
+                uint64_t tag = ev[i].data.u64, cnt;
+                if (tag == EPOLL_STOP)
+                        return -ESHUTDOWN;
+                pthread_mutex_lock(&d->lock);
+                if (tag < VIRTIO_QUEUES_MAX) {
+                        (void) read(d->kick_fd[tag], &cnt, sizeof cnt);
+                        run_queue(d, (uint16_t) tag);
+                } else {
+                        VirtioWatch *w = (VirtioWatch *) (uintptr_t) tag;
+                        if (device_live(d))
+                                w->fn(d, w->u);
+                        else /* level-triggered: disarm until the model re-arms it on activate */
+                                (void) virtio_watch_set_events(w, 0);
+                }
+                pthread_mutex_unlock(&d->lock);
+        }
+        return n;
+}
+
+static void *io_thread(void *userdata) {
+        VirtioDevice *d = userdata;
+
+        for (;;) {
+                int r = virtio_device_dispatch(d, -1);
+                if (r == -ESHUTDOWN)
+                        return NULL;
+                if (r < 0 && r != -EINTR) {
+                        log_error_errno(r, "Device %s: epoll_wait failed: %m", d->id);
+                        return NULL;
+                }
+        }
+}
+
+int virtio_device_watch_fd(VirtioDevice *d, int fd, uint32_t events, void (*fn)(VirtioDevice *d, void *u),
+                           void *u, VirtioWatch **ret) {
+        VirtioWatch *w = calloc(1, sizeof *w);
+
+        if (!w)
+                return -ENOMEM;
+        *w = (VirtioWatch) { .d = d, .fd = fd, .fn = fn, .u = u, .next = d->watches };
+        struct epoll_event ev = { .events = events, .data.u64 = (uintptr_t) w };
+        if (epoll_ctl(d->epoll_fd, EPOLL_CTL_ADD, fd, &ev) < 0) {
+                free(w);
+                return -errno;
+        }
+        d->watches = w;
+        if (ret)
+                *ret = w;
+        return 0;
+}
+
+int virtio_watch_set_events(VirtioWatch *w, uint32_t events) {
+        struct epoll_event ev = { .events = events, .data.u64 = (uintptr_t) w };
+        return epoll_ctl(w->d->epoll_fd, EPOLL_CTL_MOD, w->fd, &ev) < 0 ? -errno : 0;
+}
+
+void virtio_device_set_status(VirtioDevice *d, uint8_t status) {
+        uint8_t old = d->status;
+
+        if (status == 0) {
+                for (uint16_t q = 0; q < d->n_queues; q++) {
+                        vq_reset(&d->vqs[q]);
+                        d->queue_enabled[q] = false;
+                }
+                d->status = 0;
+                d->features = 0;
+                if (d->ops->reset)
+                        d->ops->reset(d);
+                return;
+        }
+        /* NEEDS_RESET is ours to set; the driver can only add the bits it owns. */
+        d->status = (uint8_t) ((status & ~VIRTIO_STATUS_NEEDS_RESET) | (old & VIRTIO_STATUS_NEEDS_RESET));
+        if ((status & VIRTIO_STATUS_FEATURES_OK) && !(old & VIRTIO_STATUS_FEATURES_OK) &&
+            ((d->features & ~d->host_features) || !(d->features & (UINT64_C(1) << VIRTIO_F_VERSION_1))))
+                d->status &= (uint8_t) ~VIRTIO_STATUS_FEATURES_OK; /* refused: the driver reads it back */
+        if ((status & VIRTIO_STATUS_DRIVER_OK) && !(old & VIRTIO_STATUS_DRIVER_OK)) {
+                if (!(d->status & VIRTIO_STATUS_FEATURES_OK)) {
+                        virtio_device_fail(d, "DRIVER_OK without FEATURES_OK");
+                        return;
+                }
+                for (uint16_t q = 0; q < d->n_queues; q++) {
+                        Virtqueue *vq = &d->vqs[q];
+                        if (!d->queue_enabled[q] || vq->started)
+                                continue;
+                        vq->event_idx = d->features & (UINT64_C(1) << VIRTIO_F_EVENT_IDX);
+                        vq->indirect = d->features & (UINT64_C(1) << VIRTIO_F_INDIRECT_DESC);
+                        if (vq_start(vq) < 0) {
+                                virtio_device_fail(d, "a queue's rings are not in guest RAM");
+                                return;
+                        }
+                }
+                if (d->ops->activate && d->ops->activate(d) < 0) {
+                        virtio_device_fail(d, "the device could not start");
+                        return;
+                }
+                /* Buffers made available before DRIVER_OK (e.g. receive buffers) need no kick. */
+                for (uint16_t q = 0; q < d->n_queues; q++)
+                        if (d->vqs[q].started)
+                                (void) eventfd_write(d->kick_fd[q], 1);
+        }
+}
+
+int virtio_device_new(const VirtioDeviceParams *p, VirtioDevice **ret) {
+        VirtioDevice *d;
+
+        if (p->n_queues == 0 || p->n_queues > VIRTIO_QUEUES_MAX || !p->ops || !p->ops->queue_kick)
+                return -EINVAL;
+        d = calloc(1, sizeof *d);
+        if (!d)
+                return -ENOMEM;
+        d->id = strdup(p->id);
+        pthread_mutex_init(&d->lock, NULL);
+        d->epoll_fd = d->stop_fd = -EBADF;
+        for (unsigned q = 0; q < VIRTIO_QUEUES_MAX; q++)
+                d->kick_fd[q] = -EBADF;
+        d->ops = p->ops;
+        d->host_features = p->features | UINT64_C(1) << VIRTIO_F_VERSION_1 | UINT64_C(1) << VIRTIO_F_EVENT_IDX |
+                           UINT64_C(1) << VIRTIO_F_INDIRECT_DESC;
+        d->config_size = p->config_size;
+        d->n_queues = p->n_queues;
+        for (uint16_t q = 0; q < p->n_queues; q++)
+                d->vqs[q].mem = p->mem;
+        if (!d->id)
+                goto fail;
+        d->epoll_fd = epoll_create1(EPOLL_CLOEXEC);
+        d->stop_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+        if (d->epoll_fd < 0 || d->stop_fd < 0)
+                goto fail;
+        struct epoll_event ev = { .events = EPOLLIN, .data.u64 = EPOLL_STOP };
+        if (epoll_ctl(d->epoll_fd, EPOLL_CTL_ADD, d->stop_fd, &ev) < 0)
+                goto fail;
+        for (uint16_t q = 0; q < p->n_queues; q++) {
+                d->kick_fd[q] = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+                ev = (struct epoll_event) { .events = EPOLLIN, .data.u64 = q };
+                if (d->kick_fd[q] < 0 || epoll_ctl(d->epoll_fd, EPOLL_CTL_ADD, d->kick_fd[q], &ev) < 0)
+                        goto fail;
+        }
+        d->priv = p->priv; /* only now: on failure the caller still owns it */
+        *ret = d;
+        return 0;
+fail:;
+        int r = errno > 0 ? -errno : -ENOMEM;
+        d->ops = NULL;
+        virtio_device_free(d);
+        return r;
+}
+
+int virtio_device_start_thread(VirtioDevice *d) {
+        int r = pthread_create(&d->thread, NULL, io_thread, d);
+        if (r != 0)
+                return -r;
+        d->thread_started = true;
+        return 0;
+}
+
+VirtioDevice *virtio_device_free(VirtioDevice *d) {
+        if (!d)
+                return NULL;
+        if (d->thread_started) {
+                (void) eventfd_write(d->stop_fd, 1);
+                pthread_join(d->thread, NULL);
+        }
+        if (d->ops && d->ops->free)
+                d->ops->free(d);
+        while (d->watches) {
+                VirtioWatch *w = d->watches;
+                d->watches = w->next;
+                free(w);
+        }
+        for (unsigned q = 0; q < VIRTIO_QUEUES_MAX; q++)
+                safe_close(d->kick_fd[q]);
+        safe_close(d->stop_fd);
+        safe_close(d->epoll_fd);
+        pthread_mutex_destroy(&d->lock);
+        free(d->id);
+        free(d);
+        return NULL;
+}
