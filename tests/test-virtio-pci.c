@@ -5,6 +5,7 @@
  * path, MSIs only count. */
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -517,6 +518,173 @@ static void test_net(void **state) {
         guest_memory_free(t.mem);
 }
 
+/* A counter of the model, as Inspect reads it. */
+static uint64_t counter(VirtioDevice *d, const char *name) {
+        VirtioCounter c[VIRTIO_COUNTERS_MAX];
+        size_t n;
+
+        pthread_mutex_lock(&d->lock);
+        n = d->ops->counters(d, c, ELEMENTSOF(c));
+        pthread_mutex_unlock(&d->lock);
+        for (size_t i = 0; i < n; i++)
+                if (strcmp(c[i].name, name) == 0)
+                        return c[i].value;
+        fail_msg("no counter %s", name);
+        return 0;
+}
+
+#define PAUSE_FRAMES 3
+#define PAUSE_BUF(i) (BUFS + 0x10000ULL * (i))
+#define PAUSE_BUF_LEN 1526
+
+/* Net with PAUSE_FRAMES receive buffers filled with a pattern, on a new bus; start_thread or not. */
+static VirtioPci *pause_setup(T *t, int sp[2], bool start_thread, uint16_t *rx_idx) {
+        static const uint8_t mac[6] = { 0x02, 0x53, 0x44, 0x56, 0x4d, 0x02 };
+        uint8_t pattern[PAUSE_BUF_LEN];
+        VirtioDevice *dev;
+        VirtioPci *vp;
+
+        setup_bus(t);
+        assert_int_equal(socketpair(AF_UNIX, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0, sp), 0);
+        assert_int_equal(virtio_net_new(t->mem, "net0", sp[0], mac, &dev), 0);
+        assert_int_equal(virtio_pci_new(t->pci, NULL, -EBADF, dev, &vp), 0);
+        if (start_thread)
+                assert_int_equal(virtio_device_start_thread(virtio_pci_device(vp)), 0);
+        probe(t, 1, 0x1041);
+        bring_up_n(t, 2);
+        memset(pattern, 0xee, sizeof pattern);
+        *rx_idx = 0;
+        for (uint16_t i = 0; i < PAUSE_FRAMES; i++) {
+                assert_int_equal(guest_write(t->mem, PAUSE_BUF(i), pattern, sizeof pattern), 0);
+                put_desc_at(t, DESC, i, PAUSE_BUF(i), PAUSE_BUF_LEN, 2, 0);
+                net_add(t, 0, i, rx_idx);
+        }
+        return vp;
+}
+
+static void pause_teardown(T *t, VirtioPci *vp, int sp[2]) {
+        virtio_pci_free(vp);
+        close(sp[1]);
+        pci_bus_free(t->pci);
+        bus_done(&t->pio);
+        bus_done(&t->mmio);
+        guest_memory_free(t->mem);
+}
+
+static void send_frames(int fd, uint8_t tag) {
+        uint8_t frame[12 + 64] = {};
+
+        for (int i = 0; i < PAUSE_FRAMES; i++) {
+                memset(frame + 12, tag + i, sizeof frame - 12);
+                assert_int_equal(send(fd, frame, sizeof frame, 0), (ssize_t) sizeof frame);
+        }
+}
+
+/* Pause with the real I/O thread: frames from the tap, a transmit and kicks all wait, guest RAM and the
+ * counters stay as they were and no interrupt is raised; after resume all of it happens. Then free
+ * while paused. */
+static void test_net_pause(void **state) {
+        uint8_t before[PAUSE_FRAMES][PAUSE_BUF_LEN], now[PAUSE_BUF_LEN], got[256];
+        uint16_t rx_idx, tx_idx = 0, used;
+        uint64_t pba;
+        VirtioDevice *dev;
+        VirtioPci *vp;
+        int sp[2];
+        T t;
+
+        vp = pause_setup(&t, sp, true, &rx_idx);
+        dev = virtio_pci_device(vp);
+        /* Running: the first frame lands, so the path works before the pause. */
+        send_frames(sp[1], 0x10);
+        assert_int_equal(net_used(&t, 0, PAUSE_FRAMES, 5000), 12 + 64);
+        assert_int_equal(counter(dev, "rxFrames"), PAUSE_FRAMES);
+        /* Fresh buffers for the paused part. */
+        for (uint16_t i = 0; i < PAUSE_FRAMES; i++)
+                net_add(&t, 0, i, &rx_idx);
+        for (uint16_t i = 0; i < PAUSE_FRAMES; i++)
+                assert_int_equal(guest_read(t.mem, PAUSE_BUF(i), before[i], PAUSE_BUF_LEN), 0);
+
+        assert_int_equal(virtio_device_pause(dev), 0);
+        assert_int_equal(virtio_device_pause(dev), 0); /* again: nothing more */
+        pba = bar_read(&t, VIRTIO_PCI_MSIX_PBA_OFFSET, 8);
+        assert_false(pba & 2); /* the transmit queue has not interrupted yet */
+        send_frames(sp[1], 0x40);
+        /* A transmit and a kick of both queues, as a vCPU would do them. */
+        memset(got, 0, 12);
+        memset(got + 12, 0x5a, 64);
+        assert_int_equal(guest_write(t.mem, BUFS + 0x100000, got, 12 + 64), 0);
+        put_desc_at(&t, DESC + QSTRIDE, 0, BUFS + 0x100000, 12 + 64, 0, 0);
+        net_add(&t, 1, 0, &tx_idx);
+        bar_write(&t, VIRTIO_PCI_NOTIFY_OFFSET, 0, 2);
+        usleep(200 * 1000);
+        assert_int_equal(guest_read(t.mem, USED + 2, &used, 2), 0);
+        assert_int_equal(used, PAUSE_FRAMES);
+        assert_int_equal(guest_read(t.mem, USED + QSTRIDE + 2, &used, 2), 0);
+        assert_int_equal(used, 0);
+        for (uint16_t i = 0; i < PAUSE_FRAMES; i++) {
+                assert_int_equal(guest_read(t.mem, PAUSE_BUF(i), now, PAUSE_BUF_LEN), 0);
+                assert_memory_equal(now, before[i], PAUSE_BUF_LEN);
+        }
+        assert_int_equal(counter(dev, "rxFrames"), PAUSE_FRAMES);
+        assert_int_equal(counter(dev, "txFrames"), 0);
+        assert_int_equal(recv(sp[1], got, sizeof got, 0), -1); /* nothing transmitted */
+        assert_int_equal(bar_read(&t, VIRTIO_PCI_MSIX_PBA_OFFSET, 8), pba);
+        /* The transport still answers: the parked thread holds no lock. */
+        assert_int_equal(bar_read(&t, 0x14, 1), 1 | 2 | 8 | 4);
+
+        /* Resume: what waited arrives, in order. */
+        virtio_device_resume(dev);
+        virtio_device_resume(dev); /* again: nothing more */
+        assert_int_equal(net_used(&t, 0, 2 * PAUSE_FRAMES, 5000), 12 + 64);
+        for (uint16_t i = 0; i < PAUSE_FRAMES; i++) {
+                assert_int_equal(guest_read(t.mem, PAUSE_BUF(i) + 12, now, 64), 0);
+                assert_int_equal(now[0], 0x40 + i);
+                assert_int_equal(now[63], 0x40 + i);
+        }
+        assert_int_equal(counter(dev, "rxFrames"), 2 * PAUSE_FRAMES);
+        assert_int_equal(net_used(&t, 1, 1, 5000), 0);
+        assert_int_equal(counter(dev, "txFrames"), 1);
+        assert_true(bar_read(&t, VIRTIO_PCI_MSIX_PBA_OFFSET, 8) & 2); /* its interrupt came now */
+        for (int i = 0; i < 5000 && recv(sp[1], got, sizeof got, 0) < 0; i++)
+                usleep(1000);
+        assert_int_equal(got[20], 0x5a);
+
+        /* Free while paused, with frames waiting: the parked thread ends, nothing hangs. */
+        assert_int_equal(virtio_device_pause(dev), 0);
+        send_frames(sp[1], 0x70);
+        pause_teardown(&t, vp, sp);
+}
+
+/* No I/O thread (tests and fuzzers dispatch by hand): a paused device's dispatch runs nothing. */
+static void test_net_pause_unstarted(void **state) {
+        uint16_t rx_idx, used;
+        VirtioDevice *dev;
+        VirtioPci *vp;
+        int sp[2];
+        T t;
+
+        vp = pause_setup(&t, sp, false, &rx_idx);
+        dev = virtio_pci_device(vp);
+        assert_int_equal(virtio_device_pause(dev), 0); /* returns at once: no thread to wait for */
+        assert_int_equal(virtio_device_pause(dev), 0);
+        send_frames(sp[1], 0x20);
+        for (int i = 0; i < 10; i++)
+                assert_int_equal(virtio_device_dispatch(dev, 0), 0);
+        assert_int_equal(guest_read(t.mem, USED + 2, &used, 2), 0);
+        assert_int_equal(used, 0);
+        assert_int_equal(counter(dev, "rxFrames"), 0);
+
+        virtio_device_resume(dev);
+        virtio_device_resume(dev);
+        for (int i = 0; i < 100 && virtio_device_dispatch(dev, 0) > 0; i++)
+                ;
+        assert_int_equal(net_used(&t, 0, PAUSE_FRAMES, 1), 12 + 64);
+        assert_int_equal(counter(dev, "rxFrames"), PAUSE_FRAMES);
+
+        assert_int_equal(virtio_device_pause(dev), 0);
+        pause_teardown(&t, vp, sp);
+}
+
 int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(test_host_bridge_and_absent),
@@ -524,6 +692,8 @@ int main(void) {
                 cmocka_unit_test(test_blk_read_only),
                 cmocka_unit_test(test_rng_msix_and_hostile),
                 cmocka_unit_test(test_net),
+                cmocka_unit_test(test_net_pause),
+                cmocka_unit_test(test_net_pause_unstarted),
         };
         log_set_max_level(LOG_ERR);
         return cmocka_run_group_tests(tests, NULL, NULL);

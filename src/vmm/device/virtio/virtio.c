@@ -1,4 +1,5 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
+#include <assert.h>
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
@@ -9,8 +10,8 @@
 #include "log.h"
 #include "device/virtio/virtio.h"
 
-/* epoll data: a queue's kick is its index, the stop fd is EPOLL_STOP, model fds point at their watch. */
-#define EPOLL_STOP UINT64_C(0xffff)
+/* epoll data: a queue's kick is its index, the control fd is TAG_CTL, model fds point at their watch. */
+#define TAG_CTL UINT64_C(0xffff)
 
 struct VirtioWatch {
         VirtioDevice *d;
@@ -59,18 +60,57 @@ static void run_queue(VirtioDevice *d, uint16_t q) {
         check_broken(d, q);
 }
 
-int virtio_device_dispatch(VirtioDevice *d, int timeout_ms) {
+/* With d->lock held: 0 if the caller may go on, -ESHUTDOWN if the thread is to end, 1 if the device is
+ * paused. The I/O thread then parks until resumed or stopped; cond_wait drops the lock meanwhile, so the
+ * transport and Inspect go on. Anyone else (a test dispatching by hand) is only told. */
+static int hold_while_paused(VirtioDevice *d, bool io_thread) {
+        if (d->stopping)
+                return -ESHUTDOWN;
+        if (!d->paused)
+                return 0;
+        if (io_thread) {
+                d->parked = true;
+                pthread_cond_broadcast(&d->cond);
+                while (d->paused && !d->stopping)
+                        pthread_cond_wait(&d->cond, &d->lock);
+                d->parked = false;
+        }
+        return d->stopping ? -ESHUTDOWN : 1;
+}
+
+static int dispatch(VirtioDevice *d, int timeout_ms, bool io_thread) {
         struct epoll_event ev[16];
-        int n;
+        int n, r, ran = 0;
+
+        pthread_mutex_lock(&d->lock);
+        r = hold_while_paused(d, io_thread);
+        pthread_mutex_unlock(&d->lock);
+        if (r != 0)
+                return r < 0 ? r : 0;
 
         n = epoll_wait(d->epoll_fd, ev, (int) ELEMENTSOF(ev), timeout_ms);
         if (n < 0)
                 return -errno;
         for (int i = 0; i < n; i++) {
                 uint64_t tag = ev[i].data.u64, cnt;
-                if (tag == EPOLL_STOP)
-                        return -ESHUTDOWN;
+
+                /* Read before the flags are looked at: a request made after this read leaves the fd
+                 * readable for the next round. */
+                if (tag == TAG_CTL)
+                        (void) eventfd_read(d->ctl_fd, &cnt);
                 pthread_mutex_lock(&d->lock);
+                /* Checked before every event, so nothing runs once pause() has taken the lock. */
+                r = hold_while_paused(d, io_thread);
+                if (r != 0) {
+                        pthread_mutex_unlock(&d->lock);
+                        /* After a pause the rest of ev[] may be stale: the next round asks epoll anew.
+                         * Kicks left unread keep their counts, model fds are level-triggered. */
+                        return r < 0 ? r : ran;
+                }
+                if (tag == TAG_CTL) {
+                        pthread_mutex_unlock(&d->lock);
+                        continue;
+                }
                 if (tag < VIRTIO_QUEUES_MAX) {
                         (void) read(d->kick_fd[tag], &cnt, sizeof cnt);
                         run_queue(d, (uint16_t) tag);
@@ -81,23 +121,62 @@ int virtio_device_dispatch(VirtioDevice *d, int timeout_ms) {
                         else /* level-triggered: disarm until the model re-arms it on activate */
                                 (void) virtio_watch_set_events(w, 0);
                 }
+                ran++;
                 pthread_mutex_unlock(&d->lock);
         }
-        return n;
+        return ran;
+}
+
+int virtio_device_dispatch(VirtioDevice *d, int timeout_ms) {
+        return dispatch(d, timeout_ms, false);
 }
 
 static void *io_thread(void *userdata) {
         VirtioDevice *d = userdata;
 
         for (;;) {
-                int r = virtio_device_dispatch(d, -1);
+                int r = dispatch(d, -1, true);
                 if (r == -ESHUTDOWN)
-                        return NULL;
+                        break;
                 if (r < 0 && r != -EINTR) {
                         log_error_errno(r, "Device %s: epoll_wait failed: %m", d->id);
-                        return NULL;
+                        break;
                 }
         }
+        /* A pause waiting for this thread to park must not wait for a thread that is gone. */
+        pthread_mutex_lock(&d->lock);
+        d->thread_running = false;
+        pthread_cond_broadcast(&d->cond);
+        pthread_mutex_unlock(&d->lock);
+        return NULL;
+}
+
+int virtio_device_pause(VirtioDevice *d) {
+        int r = 0;
+
+        assert(!d->thread_started || !pthread_equal(d->thread, pthread_self()));
+        pthread_mutex_lock(&d->lock);
+        if (!d->paused) {
+                d->paused = true;
+                /* The thread may sleep in epoll_wait(): wake it to park. */
+                if (d->thread_running && eventfd_write(d->ctl_fd, 1) < 0) {
+                        r = -errno;
+                        d->paused = false;
+                }
+        }
+        while (d->paused && d->thread_running && !d->parked)
+                pthread_cond_wait(&d->cond, &d->lock);
+        pthread_mutex_unlock(&d->lock);
+        return r;
+}
+
+void virtio_device_resume(VirtioDevice *d) {
+        pthread_mutex_lock(&d->lock);
+        if (d->paused) {
+                d->paused = false;
+                pthread_cond_broadcast(&d->cond);
+        }
+        pthread_mutex_unlock(&d->lock);
 }
 
 int virtio_device_watch_fd(VirtioDevice *d, int fd, uint32_t events, void (*fn)(VirtioDevice *d, void *u),
@@ -179,7 +258,8 @@ int virtio_device_new(const VirtioDeviceParams *p, VirtioDevice **ret) {
                 return -ENOMEM;
         d->id = strdup(p->id);
         pthread_mutex_init(&d->lock, NULL);
-        d->epoll_fd = d->stop_fd = -EBADF;
+        pthread_cond_init(&d->cond, NULL);
+        d->epoll_fd = d->ctl_fd = -EBADF;
         for (unsigned q = 0; q < VIRTIO_QUEUES_MAX; q++)
                 d->kick_fd[q] = -EBADF;
         d->ops = p->ops;
@@ -192,11 +272,11 @@ int virtio_device_new(const VirtioDeviceParams *p, VirtioDevice **ret) {
         if (!d->id)
                 goto fail;
         d->epoll_fd = epoll_create1(EPOLL_CLOEXEC);
-        d->stop_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
-        if (d->epoll_fd < 0 || d->stop_fd < 0)
+        d->ctl_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+        if (d->epoll_fd < 0 || d->ctl_fd < 0)
                 goto fail;
-        struct epoll_event ev = { .events = EPOLLIN, .data.u64 = EPOLL_STOP };
-        if (epoll_ctl(d->epoll_fd, EPOLL_CTL_ADD, d->stop_fd, &ev) < 0)
+        struct epoll_event ev = { .events = EPOLLIN, .data.u64 = TAG_CTL };
+        if (epoll_ctl(d->epoll_fd, EPOLL_CTL_ADD, d->ctl_fd, &ev) < 0)
                 goto fail;
         for (uint16_t q = 0; q < p->n_queues; q++) {
                 d->kick_fd[q] = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
@@ -215,9 +295,18 @@ fail:;
 }
 
 int virtio_device_start_thread(VirtioDevice *d) {
-        int r = pthread_create(&d->thread, NULL, io_thread, d);
-        if (r != 0)
+        int r;
+
+        pthread_mutex_lock(&d->lock);
+        d->thread_running = true;
+        pthread_mutex_unlock(&d->lock);
+        r = pthread_create(&d->thread, NULL, io_thread, d);
+        if (r != 0) {
+                pthread_mutex_lock(&d->lock);
+                d->thread_running = false;
+                pthread_mutex_unlock(&d->lock);
                 return -r;
+        }
         d->thread_started = true;
         return 0;
 }
@@ -226,7 +315,12 @@ VirtioDevice *virtio_device_free(VirtioDevice *d) {
         if (!d)
                 return NULL;
         if (d->thread_started) {
-                (void) eventfd_write(d->stop_fd, 1);
+                /* Also wakes a parked thread: freeing a paused device is fine. */
+                pthread_mutex_lock(&d->lock);
+                d->stopping = true;
+                pthread_cond_broadcast(&d->cond);
+                pthread_mutex_unlock(&d->lock);
+                (void) eventfd_write(d->ctl_fd, 1);
                 pthread_join(d->thread, NULL);
         }
         if (d->ops && d->ops->free)
@@ -238,8 +332,9 @@ VirtioDevice *virtio_device_free(VirtioDevice *d) {
         }
         for (unsigned q = 0; q < VIRTIO_QUEUES_MAX; q++)
                 safe_close(d->kick_fd[q]);
-        safe_close(d->stop_fd);
+        safe_close(d->ctl_fd);
         safe_close(d->epoll_fd);
+        pthread_cond_destroy(&d->cond);
         pthread_mutex_destroy(&d->lock);
         free(d->id);
         free(d);

@@ -3,11 +3,18 @@
 
 /* A virtio device as the device model sees it, independent of the transport (virtio-pci.c).
  *
- * Threads: each device has one I/O thread (started by virtio_device_new()) that waits on the
- * queues' kick eventfds (KVM ioeventfds on the notify registers, so a kick costs no vmm exit) and
- * on any fd the model adds, and runs the model's callbacks. Callbacks of one device never run
- * concurrently: the I/O thread and the transport (on vCPU threads: status, feature and queue
- * writes, config space) both hold d->lock while they touch the device. */
+ * Threads: each device has one I/O thread, started by virtio_device_start_thread() once the transport
+ * has bound the kick fds (the board does it as it adds the device; tests and fuzzers may instead call
+ * virtio_device_dispatch() themselves). It waits on the queues' kick eventfds (KVM ioeventfds on the
+ * notify registers, so a kick costs no vmm exit) and on any fd the model adds, and runs the model's
+ * callbacks. Callbacks of one device never run concurrently: the I/O thread and the transport (on vCPU
+ * threads: status, feature and queue writes, config space) both hold d->lock while they touch the
+ * device.
+ *
+ * Pause: virtio_device_pause() returns once the I/O thread has finished the callback in hand and waits
+ * on d->cond, holding nothing, so that neither guest RAM nor device state changes under a paused VM
+ * (network receive above all). Kicks are eventfd counts and model fds are level-triggered, so what
+ * arrives meanwhile waits in the kernel and runs after virtio_device_resume(). */
 
 #include <pthread.h>
 #include <stdbool.h>
@@ -92,8 +99,14 @@ struct VirtioDevice {
         pthread_t thread;
         bool thread_started;
         int epoll_fd;
-        int stop_fd;
+        int ctl_fd; /* eventfd: wakes the thread to look at stopping and paused */
         VirtioWatch *watches;
+        /* Under lock. */
+        pthread_cond_t cond;  /* paused, parked, stopping and thread_running changed */
+        bool paused;          /* virtio_device_pause() was called, virtio_device_resume() not yet */
+        bool parked;          /* the I/O thread waits on cond: it runs nothing */
+        bool stopping;        /* virtio_device_free() wants the thread to end */
+        bool thread_running;  /* the I/O thread exists and has not ended */
 };
 
 typedef struct VirtioDeviceParams {
@@ -115,10 +128,18 @@ DEFINE_FREEP(VirtioDevice, virtio_device_free);
 /* Starts the I/O thread; after the transport has bound the kick fds. */
 int virtio_device_start_thread(VirtioDevice *d);
 
+/* Stops processing: returns once the I/O thread (if it runs) is parked, with the request in hand
+ * finished. Until virtio_device_resume() no kick, model fd or completion is processed and no interrupt
+ * is sent. Pausing a paused device does nothing; so does resuming a running one. Not from the I/O
+ * thread itself, nor with d->lock held. virtio_device_free() may free a paused device. */
+int virtio_device_pause(VirtioDevice *d);
+void virtio_device_resume(VirtioDevice *d);
+
 /* One round of the I/O thread's loop: waits up to timeout_ms (-1: forever) for kicks and model fds, and
- * runs what is ready. Returns how many were, 0 on timeout, -ESHUTDOWN once virtio_device_free() stops
- * the thread, or -errno. Tests and fuzzers call it with 0 instead of starting the thread, so that what
- * the device does between two guest accesses is deterministic. */
+ * runs what is ready. Returns how many ran, 0 on timeout or while the device is paused (at once,
+ * without waiting), -ESHUTDOWN once virtio_device_free() stops the thread, or -errno. Tests and fuzzers
+ * call it with 0 instead of starting the thread, so that what the device does between two guest
+ * accesses is deterministic. */
 int virtio_device_dispatch(VirtioDevice *d, int timeout_ms);
 
 /* A model fd for the I/O thread: fn runs (with d->lock held, only while the driver is live) when fd is
