@@ -16,6 +16,7 @@
 
 #include "cleanup.h"
 #include "log.h"
+#include "time-util.h"
 #include "vmctl-console.h"
 
 typedef struct Terminal {
@@ -27,12 +28,6 @@ static void terminal_restore(Terminal *t) {
         if (t->raw)
                 (void) tcsetattr(STDIN_FILENO, TCSADRAIN, &t->saved);
         t->raw = false;
-}
-
-static uint64_t now_mono_usec(void) {
-        struct timespec ts;
-        (void) clock_gettime(CLOCK_MONOTONIC, &ts);
-        return (uint64_t) ts.tv_sec * 1000000U + (uint64_t) ts.tv_nsec / 1000U;
 }
 
 static int write_all(int fd, const char *buf, size_t n) {
@@ -58,7 +53,7 @@ static bool scan_escape(const char *buf, size_t *n, unsigned *count, uint64_t *f
                         *count = 0;
                         continue;
                 }
-                t = now_mono_usec();
+                t = now_usec();
                 if (*count == 0 || t - *first > CONSOLE_ESCAPE_USEC) {
                         *count = 0;
                         *first = t;
@@ -117,7 +112,7 @@ static int console_loop(int sock, int sigfd, bool tty, const char *vm_name, int 
                 int timeout = -1;
 
                 if (linger_until > 0) {
-                        uint64_t t = now_mono_usec();
+                        uint64_t t = now_usec();
                         if (t >= linger_until)
                                 return END_EOF;
                         timeout = (int) ((linger_until - t + 999) / 1000);
@@ -160,7 +155,7 @@ static int console_loop(int sock, int sigfd, bool tty, const char *vm_name, int 
                                 (void) shutdown(sock, SHUT_WR);
                                 if (tty)
                                         return END_EOF;
-                                linger_until = now_mono_usec() + CONSOLE_LINGER_USEC;
+                                linger_until = now_usec() + CONSOLE_LINGER_USEC;
                                 continue;
                         }
                         len = (size_t) n;

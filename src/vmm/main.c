@@ -18,8 +18,7 @@
 #include <termios.h>
 #include <unistd.h>
 
-#include "arch/x86/board.h"
-#include "arch/x86/kvm.h"
+#include "assemble.h"
 #include "console/console.h"
 #include "log.h"
 #include "control/notify.h"
@@ -41,7 +40,7 @@ static const char *arg_name;
 
 typedef struct Context {
         Vm *vm;
-        Machine *machine;
+        Board *board;
         sd_event *event;
         Console *console;
         VarlinkServer *varlink;
@@ -126,9 +125,7 @@ static int on_stop_requested(sd_event_source *s, int fd, uint32_t revents, void 
         Context *ctx = userdata;
         VmStopReason reason;
 
-        pthread_mutex_lock(&ctx->vm->lock);
-        reason = ctx->vm->stop_reason; /* set before notify_fd is written */
-        pthread_mutex_unlock(&ctx->vm->lock);
+        reason = vm_get_stop_reason(ctx->vm); /* set before notify_fd is written */
         tell_stopped(ctx, reason);
         return sd_event_exit(ctx->event, 0);
 }
@@ -159,7 +156,7 @@ static int ctx_press_power_button(Context *ctx, const char *why) {
         if (vm_get_state(ctx->vm) == VM_STATE_PAUSED)
                 (void) ctx_resume(ctx); /* a paused guest cannot act on the button */
         log_info("%s: pressing the ACPI power button%s.", why, ctx->power_button_pressed ? " again" : "");
-        machine_press_power_button(ctx->machine);
+        board_press_power_button(ctx->board);
         ctx->power_button_pressed = true;
         vm_set_state(ctx->vm, VM_STATE_SHUTTING_DOWN);
         (void) notify_event(NOTIFY_POWER_BUTTON, VM_STOP_NONE, NULL);
@@ -213,12 +210,12 @@ static int backend_terminate(void *userdata) {
 
 static int backend_inspect(void *userdata, sd_json_variant **ret) {
         Context *ctx = userdata;
-        return varlink_vm_inspect(ctx->vm, ctx->machine, ctx->console, ret);
+        return varlink_vm_inspect(ctx->vm, ctx->console, ret);
 }
 
 static int backend_devices(void *userdata, sd_json_variant **ret) {
         Context *ctx = userdata;
-        return varlink_vm_devices(ctx->vm, ctx->machine, ctx->console, ret);
+        return varlink_vm_devices(ctx->vm, ret);
 }
 
 static const VarlinkBackend vm_backend = {
@@ -233,7 +230,7 @@ static const VarlinkBackend vm_backend = {
 };
 
 static size_t console_input(void *userdata, const uint8_t *buf, size_t n) {
-        return machine_console_input(userdata, buf, n);
+        return board_console_input(userdata, buf, n);
 }
 
 /* The fds systemd opened for the [Disk]s (OpenFile=PATH:diskN), so that images root owns work for a
@@ -323,13 +320,12 @@ static int setup_console(Context *ctx, const char *name) {
                                 .output_fd = journal ? -EBADF : STDOUT_FILENO,
                                 .journal = journal,
                                 .input = console_input,
-                                .input_userdata = ctx->machine,
+                                .input_userdata = ctx->board,
                         },
                         &ctx->console);
         if (r < 0)
                 return r;
-        machine_set_console_output(ctx->machine, console_guest_output, ctx->console);
-        machine_set_console_rx_ready(ctx->machine, console_guest_rx_ready, ctx->console);
+        board_set_console(ctx->board, console_guest_output, console_guest_rx_ready, ctx->console);
         /* stdin may be a file or /dev/null that epoll refuses (EPERM): then there is no input. */
         r = console_set_input_fd(ctx->console, STDIN_FILENO);
         if (r < 0 && r != -EPERM)
@@ -383,7 +379,7 @@ static int exit_status(VmStopReason reason) {
 static int run(int argc, char *argv[]) {
         _cleanup_(vm_config_freep) VmConfig *config = NULL;
         _cleanup_(vm_freep) Vm *vm = NULL;
-        _cleanup_(machine_freep) Machine *machine = NULL;
+        _cleanup_(board_freep) Board *board = NULL; /* points into vm's device tree: freed before vm */
         _cleanup_(sd_event_unrefp) sd_event *event = NULL;
         _cleanup_(console_freep) Console *console = NULL; /* before the event loop goes, after the vCPUs */
         _cleanup_(varlink_server_freep) VarlinkServer *varlink = NULL; /* before the console and the VM */
@@ -427,12 +423,9 @@ static int run(int argc, char *argv[]) {
         log_info("Starting VM '%s': %u vCPUs, %llu MiB, kernel %s", config->name, config->cpus,
                  (unsigned long long) (config->memory >> 20), config->kernel);
 
-        r = vm_new(&(VmParams) { .arch = &x86_vm_arch, .n_vcpus = config->cpus, .memory = config->memory, .start_usec = start }, &vm);
-        if (r < 0)
-                return VMM_EXIT_FAILURE;
         int disk_fds[VM_DISKS_MAX];
         collect_disk_fds(config, disk_fds);
-        r = machine_new(vm, config, disk_fds, &machine);
+        r = vmm_assemble(config, disk_fds, start, &vm, &board);
         for (size_t i = 0; i < VM_DISKS_MAX; i++)
                 safe_close(disk_fds[i]);
         if (r < 0)
@@ -444,7 +437,7 @@ static int run(int argc, char *argv[]) {
         r = sd_event_new(&event);
         if (r < 0)
                 return log_error_errno(r, "sd_event_new: %m"), VMM_EXIT_FAILURE;
-        ctx = (Context) { .vm = vm, .machine = machine, .event = event };
+        ctx = (Context) { .vm = vm, .board = board, .event = event };
         r = setup_console(&ctx, config->name);
         console = ctx.console;
         if (r < 0)

@@ -94,10 +94,9 @@ bool varlink_peer_allowed(uid_t uid, gid_t primary_gid, const gid_t *groups, siz
  * or -ENOENT. Exposed for tests. */
 int varlink_tree_lookup(sd_json_variant *tree, const char *path, sd_json_variant **ret);
 
-/* The real VM's trees (varlink-vm.c), for main.c's backend: they read the Vm's counters and state
- * (no ioctls), the virtio devices' queues and counters, and the console's statistics (console may be
+/* The real VM's trees (inspect.c), for main.c's backend: they read the Vm's counters and state (no
+ * ioctls), what each device in its tree says of itself, and the console's statistics (console may be
  * NULL). */
 typedef struct Console Console;
-typedef struct Machine Machine;
-int varlink_vm_inspect(Vm *vm, Machine *machine, Console *console, sd_json_variant **ret);
-int varlink_vm_devices(Vm *vm, Machine *machine, Console *console, sd_json_variant **ret);
+int varlink_vm_inspect(Vm *vm, Console *console, sd_json_variant **ret);
+int varlink_vm_devices(Vm *vm, sd_json_variant **ret);

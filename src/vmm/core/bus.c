@@ -28,6 +28,16 @@ int bus_register(Bus *bus, uint64_t base, uint64_t len, BusHandler handler, void
         return 0;
 }
 
+int bus_unregister(Bus *bus, uint64_t base) {
+        for (size_t i = 0; i < bus->n_ranges; i++)
+                if (bus->ranges[i].base == base) {
+                        memmove(&bus->ranges[i], &bus->ranges[i + 1], (bus->n_ranges - i - 1) * sizeof *bus->ranges);
+                        bus->n_ranges--;
+                        return 0;
+                }
+        return -ENOENT;
+}
+
 const BusRange *bus_find(const Bus *bus, uint64_t addr) {
         size_t lo = 0, hi = bus->n_ranges;
 

@@ -31,5 +31,7 @@ typedef struct Bus {
 int bus_register(Bus *bus, uint64_t base, uint64_t len, BusHandler handler, void *opaque, const char *name);
 /* Returns false if no range covers [addr, addr+len); reads of nothing return all-ones. */
 bool bus_dispatch(const Bus *bus, uint64_t addr, uint8_t *data, uint32_t len, bool is_write);
+/* -ENOENT if no range starts at base. */
+int bus_unregister(Bus *bus, uint64_t base);
 const BusRange *bus_find(const Bus *bus, uint64_t addr);
 void bus_done(Bus *bus);

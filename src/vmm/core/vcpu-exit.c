@@ -1,8 +1,9 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 #include "log.h"
+#include "string-table.h"
 #include "core/vcpu-exit.h"
 
-static const char *const exit_kind_names[_VCPU_EXIT_KIND_MAX] = {
+static const char *const vcpu_exit_kind_table[_VCPU_EXIT_KIND_MAX] = {
         [VCPU_EXIT_KIND_IO] = "io",
         [VCPU_EXIT_KIND_MMIO] = "mmio",
         [VCPU_EXIT_KIND_HLT] = "hlt",
@@ -12,9 +13,7 @@ static const char *const exit_kind_names[_VCPU_EXIT_KIND_MAX] = {
         [VCPU_EXIT_KIND_UNHANDLED_IO] = "unhandled-io",
 };
 
-const char *vcpu_exit_kind_to_string(VcpuExitKind k) {
-        return k >= 0 && k < _VCPU_EXIT_KIND_MAX ? exit_kind_names[k] : NULL;
-}
+DEFINE_STRING_TABLE_TO_STRING(vcpu_exit_kind, VcpuExitKind);
 
 static VcpuExitAction handle_io(struct kvm_run *run, size_t run_size, const Bus *pio, VcpuExitStats *stats) {
         uint32_t size = run->io.size, count = run->io.count;

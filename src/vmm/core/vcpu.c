@@ -1,28 +1,25 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 #include <errno.h>
 #include <signal.h>
+#include <stdio.h>
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/mman.h>
 
 #include "cleanup.h"
-#include "log.h"
+#include "core/thread.h"
 #include "core/vcpu.h"
-#include "core/vm.h"
+#include "log.h"
+#include "string-table.h"
+#include "time-util.h"
 
-/* SIGUSR2 is ours: the main thread blocks it, vCPU threads take it only to leave KVM_RUN. */
-#define SIG_VCPU_KICK SIGUSR2
-
-static const char *const vcpu_state_names[_VCPU_STATE_MAX] = {
+static const char *const vcpu_state_table[_VCPU_STATE_MAX] = {
         [VCPU_STATE_CREATED] = "created",
         [VCPU_STATE_RUNNING] = "running",
         [VCPU_STATE_PAUSED] = "paused",
         [VCPU_STATE_STOPPED] = "stopped",
 };
-
-const char *vcpu_state_to_string(VcpuState s) {
-        return s >= 0 && s < _VCPU_STATE_MAX ? vcpu_state_names[s] : NULL;
-}
+DEFINE_STRING_TABLE_TO_STRING(vcpu_state, VcpuState);
 
 static void kick_handler(int sig) {
         /* Nothing to do: the signal exists only to make KVM_RUN return -EINTR. */
@@ -32,18 +29,20 @@ int vcpu_setup_kick_signal(void) {
         struct sigaction sa = { .sa_handler = kick_handler }; /* no SA_RESTART: we want EINTR */
 
         sigemptyset(&sa.sa_mask);
-        if (sigaction(SIG_VCPU_KICK, &sa, NULL) < 0)
+        if (sigaction(THREAD_SIGNAL_KICK, &sa, NULL) < 0)
                 return -errno;
         return 0;
 }
 
-int vcpu_init(Vcpu *v, Vm *vm, uint32_t index, size_t run_size) {
-        *v = (Vcpu) { .vm = vm, .index = index, .fd = -EBADF, .run_size = run_size };
+int vcpu_init(Vcpu *v, const VcpuParams *p) {
+        *v = (Vcpu) { .p = *p, .fd = -EBADF, .request = VCPU_STATE_RUNNING, .state = VCPU_STATE_CREATED };
+        pthread_mutex_init(&v->lock, NULL);
+        pthread_cond_init(&v->cond, NULL);
 
-        v->fd = ioctl(vm->fd, KVM_CREATE_VCPU, (unsigned long) index);
+        v->fd = ioctl(p->vm_fd, KVM_CREATE_VCPU, (unsigned long) p->index);
         if (v->fd < 0)
                 return -errno;
-        v->run = mmap(NULL, run_size, PROT_READ | PROT_WRITE, MAP_SHARED, v->fd, 0);
+        v->run = mmap(NULL, p->run_size, PROT_READ | PROT_WRITE, MAP_SHARED, v->fd, 0);
         if (v->run == MAP_FAILED) {
                 v->run = NULL;
                 return -errno;
@@ -52,79 +51,109 @@ int vcpu_init(Vcpu *v, Vm *vm, uint32_t index, size_t run_size) {
 }
 
 void vcpu_done(Vcpu *v) {
+        if (v->thread_started) {
+                vcpu_request(v, VCPU_STATE_STOPPED);
+                vcpu_join(v);
+        }
         if (v->run)
-                (void) munmap(v->run, v->run_size);
+                (void) munmap(v->run, v->p.run_size);
         v->run = NULL;
         v->fd = safe_close(v->fd);
+        pthread_cond_destroy(&v->cond);
+        pthread_mutex_destroy(&v->lock);
 }
 
-void vcpu_kick(Vcpu *v) {
-        if (!v->run || !v->thread_started)
+void vcpu_request(Vcpu *v, VcpuState want) {
+        bool started;
+
+        pthread_mutex_lock(&v->lock);
+        if (v->request != VCPU_STATE_STOPPED)
+                v->request = want;
+        started = v->thread_started;
+        pthread_cond_broadcast(&v->cond);
+        pthread_mutex_unlock(&v->lock);
+        if (!v->run || !started || pthread_equal(v->thread, pthread_self()))
                 return;
         __atomic_store_n(&v->run->immediate_exit, 1, __ATOMIC_SEQ_CST);
-        (void) pthread_kill(v->thread, SIG_VCPU_KICK);
+        (void) pthread_kill(v->thread, THREAD_SIGNAL_KICK);
+}
+
+VcpuState vcpu_wait_stopped_running(Vcpu *v) {
+        VcpuState s;
+
+        pthread_mutex_lock(&v->lock);
+        while (v->thread_started && v->state != VCPU_STATE_PAUSED && v->state != VCPU_STATE_STOPPED)
+                pthread_cond_wait(&v->cond, &v->lock);
+        s = v->state == VCPU_STATE_STOPPED || v->request == VCPU_STATE_STOPPED ? VCPU_STATE_STOPPED : v->state;
+        pthread_mutex_unlock(&v->lock);
+        return s;
+}
+
+VcpuState vcpu_get_state(Vcpu *v) {
+        VcpuState s;
+
+        pthread_mutex_lock(&v->lock);
+        s = v->state;
+        pthread_mutex_unlock(&v->lock);
+        return s;
 }
 
 /* Waits while paused; returns false when the vCPU must stop. */
-static bool vcpu_wait_runnable(Vcpu *v) {
-        Vm *vm = v->vm;
+static bool wait_runnable(Vcpu *v) {
         bool run;
 
-        pthread_mutex_lock(&vm->lock);
-        while (vm->pause_requested && !vm->stop_requested) {
+        pthread_mutex_lock(&v->lock);
+        while (v->request == VCPU_STATE_PAUSED) {
                 if (v->state != VCPU_STATE_PAUSED) {
                         v->state = VCPU_STATE_PAUSED;
-                        pthread_cond_broadcast(&vm->cond);
+                        pthread_cond_broadcast(&v->cond);
                 }
-                pthread_cond_wait(&vm->cond, &vm->lock);
+                pthread_cond_wait(&v->cond, &v->lock);
         }
-        run = !vm->stop_requested;
+        run = v->request == VCPU_STATE_RUNNING;
         v->state = run ? VCPU_STATE_RUNNING : VCPU_STATE_STOPPED;
-        pthread_cond_broadcast(&vm->cond);
-        pthread_mutex_unlock(&vm->lock);
+        pthread_cond_broadcast(&v->cond);
+        pthread_mutex_unlock(&v->lock);
         return run;
+}
+
+static void fault(Vcpu *v, VcpuFault f) {
+        if (v->p.fault)
+                v->p.fault(v->p.opaque, v->p.index, f);
 }
 
 static void *vcpu_thread(void *p) {
         Vcpu *v = p;
-        Vm *vm = v->vm;
-        sigset_t kick;
-        char name[16];
-
-        snprintf(name, sizeof name, "vcpu%u", v->index);
-        (void) pthread_setname_np(pthread_self(), name);
-        sigemptyset(&kick);
-        sigaddset(&kick, SIG_VCPU_KICK);
-        pthread_sigmask(SIG_UNBLOCK, &kick, NULL);
 
         for (;;) {
-                /* Cleared before the flags are read: a kick after this point is seen either by the
-                 * flag check or by KVM_RUN returning at once. */
+                /* Cleared before the request is read: a kick after this point is seen either by the
+                 * check or by KVM_RUN returning at once. */
                 __atomic_store_n(&v->run->immediate_exit, 0, __ATOMIC_SEQ_CST);
-                if (!vcpu_wait_runnable(v))
+                if (!wait_runnable(v))
                         break;
 
-                if (v->index == 0 && __atomic_load_n(&vm->first_run_usec, __ATOMIC_RELAXED) == 0)
-                        __atomic_store_n(&vm->first_run_usec, now_usec(), __ATOMIC_RELAXED);
+                if (__atomic_load_n(&v->first_run_usec, __ATOMIC_RELAXED) == 0)
+                        __atomic_store_n(&v->first_run_usec, now_usec(), __ATOMIC_RELAXED);
 
                 if (ioctl(v->fd, KVM_RUN, 0) < 0) {
                         if (errno == EINTR || errno == EAGAIN)
                                 continue;
-                        log_error_errno(errno, "vCPU %u: KVM_RUN failed: %m", v->index);
-                        vm_request_stop(vm, VM_STOP_ERROR);
+                        log_error_errno(errno, "vCPU %u: KVM_RUN failed: %m", v->p.index);
+                        fault(v, VCPU_FAULT_ERROR);
+                        vcpu_request(v, VCPU_STATE_STOPPED);
                         continue;
                 }
 
-                switch (vcpu_exit_dispatch(v->run, v->run_size, &vm->pio, &vm->mmio, &v->stats)) {
+                switch (vcpu_exit_dispatch(v->run, v->p.run_size, v->p.pio, v->p.mmio, &v->stats)) {
                 case VCPU_EXIT_CONTINUE:
                         break;
                 case VCPU_EXIT_TRIPLE_FAULT:
-                        log_error("vCPU %u: triple fault (KVM_EXIT_SHUTDOWN): the guest crashed", v->index);
-                        vm_request_stop(vm, VM_STOP_CRASH);
+                        log_error("vCPU %u: triple fault (KVM_EXIT_SHUTDOWN): the guest crashed", v->p.index);
+                        fault(v, VCPU_FAULT_CRASH);
                         break;
                 case VCPU_EXIT_FAILED:
-                        log_error("vCPU %u: stopping the VM after an exit it cannot handle", v->index);
-                        vm_request_stop(vm, VM_STOP_CRASH);
+                        log_error("vCPU %u: stopping the VM after an exit it cannot handle", v->p.index);
+                        fault(v, VCPU_FAULT_CRASH);
                         break;
                 }
         }
@@ -132,17 +161,16 @@ static void *vcpu_thread(void *p) {
 }
 
 int vcpu_start(Vcpu *v) {
-        sigset_t all, old;
+        char name[16];
         int r;
 
-        /* The thread starts with every signal blocked; it unblocks only the kick. */
-        sigfillset(&all);
-        pthread_sigmask(SIG_BLOCK, &all, &old);
-        r = pthread_create(&v->thread, NULL, vcpu_thread, v);
-        pthread_sigmask(SIG_SETMASK, &old, NULL);
-        if (r != 0)
-                return -r;
+        (void) snprintf(name, sizeof name, "vcpu%u", v->p.index);
+        r = thread_spawn(THREAD_ROLE_VCPU, name, vcpu_thread, v, &v->thread);
+        if (r < 0)
+                return r;
+        pthread_mutex_lock(&v->lock);
         v->thread_started = true;
+        pthread_mutex_unlock(&v->lock);
         return 0;
 }
 
@@ -150,5 +178,8 @@ void vcpu_join(Vcpu *v) {
         if (!v->thread_started)
                 return;
         (void) pthread_join(v->thread, NULL);
+        pthread_mutex_lock(&v->lock);
         v->thread_started = false;
+        v->state = VCPU_STATE_STOPPED;
+        pthread_mutex_unlock(&v->lock);
 }

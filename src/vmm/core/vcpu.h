@@ -1,18 +1,19 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 #pragma once
 
-/* vCPU threads: one per vCPU, running KVM_RUN and dispatching exits. Pause and stop are requested
- * through the Vm's flags and delivered with a kick: kvm_run.immediate_exit plus a signal, so a
- * vCPU inside KVM_RUN leaves it at once and one about to enter returns immediately. */
+/* vCPU threads: one per vCPU, running KVM_RUN and dispatching exits to the buses. Each vCPU has its
+ * own lock and a requested state (run, pause, stop) that the Vm sets; a request is delivered with a
+ * kick, kvm_run.immediate_exit plus a signal, so a vCPU inside KVM_RUN leaves it at once and one about
+ * to enter returns immediately. A vCPU knows nothing of the Vm: what it cannot handle goes to the fault
+ * callback. */
 
 #include <linux/kvm.h>
 #include <pthread.h>
 #include <stdbool.h>
 #include <stddef.h>
 
+#include "core/bus.h"
 #include "core/vcpu-exit.h"
-
-typedef struct Vm Vm;
 
 typedef enum VcpuState {
         VCPU_STATE_CREATED,
@@ -23,24 +24,48 @@ typedef enum VcpuState {
         _VCPU_STATE_INVALID = -22,
 } VcpuState;
 
-typedef struct Vcpu {
-        Vm *vm;
+typedef enum VcpuFault {
+        VCPU_FAULT_CRASH, /* triple fault, or an exit nobody can handle: the guest's doing */
+        VCPU_FAULT_ERROR, /* KVM_RUN itself failed: ours or the host's */
+        _VCPU_FAULT_MAX,
+        _VCPU_FAULT_INVALID = -22,
+} VcpuFault;
+
+typedef struct VcpuParams {
+        int vm_fd;
         uint32_t index;
+        size_t run_size;
+        const Bus *pio, *mmio;
+        /* Called on the vCPU's thread, no lock held; the vCPU goes on as requested afterwards. */
+        void (*fault)(void *opaque, uint32_t index, VcpuFault f);
+        void *opaque;
+} VcpuParams;
+
+typedef struct Vcpu {
+        VcpuParams p;
         int fd;
         struct kvm_run *run;
-        size_t run_size;
         pthread_t thread;
         bool thread_started;
-        VcpuState state; /* under vm->lock */
-        VcpuExitStats stats;
+        pthread_mutex_t lock;
+        pthread_cond_t cond;
+        VcpuState request; /* RUNNING, PAUSED or STOPPED: what the owner wants */
+        VcpuState state;   /* what the thread is doing */
+        uint64_t first_run_usec; /* CLOCK_MONOTONIC of the first KVM_RUN; 0 before */
+        VcpuExitStats stats;     /* written by the thread alone, read with relaxed atomics */
 } Vcpu;
 
 const char *vcpu_state_to_string(VcpuState s);
 
-int vcpu_init(Vcpu *v, Vm *vm, uint32_t index, size_t run_size);
+int vcpu_init(Vcpu *v, const VcpuParams *p);
+/* Joins the thread first if there is one: stop it before. */
 void vcpu_done(Vcpu *v);
 int vcpu_start(Vcpu *v);
-void vcpu_kick(Vcpu *v);
+/* Sets the requested state and kicks the thread; a STOPPED request is final. Any thread. */
+void vcpu_request(Vcpu *v, VcpuState want);
+/* Waits until the thread is no longer running guest code: PAUSED or STOPPED, which it returns. */
+VcpuState vcpu_wait_stopped_running(Vcpu *v);
+VcpuState vcpu_get_state(Vcpu *v);
 void vcpu_join(Vcpu *v);
 /* Installs the kick signal's (empty) handler; once per process, before any vcpu_start(). */
 int vcpu_setup_kick_signal(void);

@@ -9,9 +9,10 @@
 #include <time.h>
 
 #include "log.h"
+#include "string-table.h"
 #include "core/vm.h"
 
-static const char *const vm_state_names[_VM_STATE_MAX] = {
+static const char *const vm_state_table[_VM_STATE_MAX] = {
         [VM_STATE_CREATED] = "created",
         [VM_STATE_RUNNING] = "running",
         [VM_STATE_PAUSED] = "paused",
@@ -19,7 +20,7 @@ static const char *const vm_state_names[_VM_STATE_MAX] = {
         [VM_STATE_STOPPED] = "stopped",
 };
 
-static const char *const vm_stop_reason_names[_VM_STOP_REASON_MAX] = {
+static const char *const vm_stop_reason_table[_VM_STOP_REASON_MAX] = {
         [VM_STOP_NONE] = "none",
         [VM_STOP_POWEROFF] = "poweroff",
         [VM_STOP_REBOOT] = "reboot",
@@ -29,31 +30,19 @@ static const char *const vm_stop_reason_names[_VM_STOP_REASON_MAX] = {
         [VM_STOP_TERMINATE] = "terminate",
 };
 
-const char *vm_state_to_string(VmState s) {
-        return s >= 0 && s < _VM_STATE_MAX ? vm_state_names[s] : NULL;
-}
+DEFINE_STRING_TABLE_TO_STRING(vm_state, VmState);
+DEFINE_STRING_TABLE_TO_STRING(vm_stop_reason, VmStopReason);
 
-const char *vm_stop_reason_to_string(VmStopReason r) {
-        return r >= 0 && r < _VM_STOP_REASON_MAX ? vm_stop_reason_names[r] : NULL;
-}
-
-uint64_t now_usec(void) {
-        struct timespec ts;
-        clock_gettime(CLOCK_MONOTONIC, &ts);
-        return (uint64_t) ts.tv_sec * 1000000 + (uint64_t) ts.tv_nsec / 1000;
-}
 
 Vm *vm_free(Vm *vm) {
         if (!vm)
                 return NULL;
-        if (vm->vcpus) {
-                /* Threads must be gone before their memory is. */
-                if (vm->state != VM_STATE_STOPPED)
-                        (void) vm_stop(vm);
-                for (uint32_t i = 0; i < vm->n_vcpus; i++)
-                        vcpu_done(&vm->vcpus[i]);
-                free(vm->vcpus);
-        }
+        /* Threads must be gone before their memory is: vCPUs first, then the devices' own threads,
+         * then the buses and the RAM they used. */
+        for (uint32_t i = 0; i < vm->n_vcpus; i++)
+                vcpu_done(&vm->vcpus[i]);
+        free(vm->vcpus);
+        device_free(vm->devices);
         irq_routing_free(vm->routing);
         bus_done(&vm->pio);
         bus_done(&vm->mmio);
@@ -61,7 +50,6 @@ Vm *vm_free(Vm *vm) {
         safe_close(vm->notify_fd);
         safe_close(vm->fd);
         safe_close(vm->kvm_fd);
-        pthread_cond_destroy(&vm->cond);
         pthread_mutex_destroy(&vm->lock);
         free(vm);
         return NULL;
@@ -74,7 +62,6 @@ static int vm_check_caps(Vm *vm) {
         } caps[] = {
                 { KVM_CAP_IMMEDIATE_EXIT, "KVM_CAP_IMMEDIATE_EXIT" },
                 { KVM_CAP_USER_MEMORY, "KVM_CAP_USER_MEMORY" },
-                { KVM_CAP_EXT_CPUID, "KVM_CAP_EXT_CPUID" },
                 { KVM_CAP_IRQ_ROUTING, "KVM_CAP_IRQ_ROUTING" },
                 { KVM_CAP_IRQFD, "KVM_CAP_IRQFD" },
                 { KVM_CAP_IOEVENTFD, "KVM_CAP_IOEVENTFD" },
@@ -86,19 +73,25 @@ static int vm_check_caps(Vm *vm) {
         return 0;
 }
 
+static void on_vcpu_fault(void *opaque, uint32_t index, VcpuFault f) {
+        vm_request_stop(opaque, f == VCPU_FAULT_CRASH ? VM_STOP_CRASH : VM_STOP_ERROR);
+}
+
 int vm_new(const VmParams *p, Vm **ret) {
         _cleanup_(vm_freep) Vm *vm = NULL;
         int r, run_size, max_vcpus;
 
+        assert(p->arch);
         vm = calloc(1, sizeof *vm);
         if (!vm)
                 return log_oom();
         vm->kvm_fd = vm->fd = vm->notify_fd = -EBADF;
         pthread_mutex_init(&vm->lock, NULL);
-        pthread_cond_init(&vm->cond, NULL);
         vm->start_usec = p->start_usec;
         vm->arch = p->arch;
-        assert(vm->arch);
+        vm->devices = device_root_new();
+        if (!vm->devices)
+                return log_oom();
 
         vm->kvm_fd = open("/dev/kvm", O_RDWR | O_CLOEXEC);
         if (vm->kvm_fd < 0)
@@ -150,9 +143,16 @@ int vm_new(const VmParams *p, Vm **ret) {
         if (!vm->vcpus)
                 return log_oom();
         for (uint32_t i = 0; i < p->n_vcpus; i++) {
-                vm->vcpus[i].fd = -EBADF;
-                vm->n_vcpus++;
-                r = vcpu_init(&vm->vcpus[i], vm, i, (size_t) run_size);
+                vm->n_vcpus++; /* vcpu_done() copes with a vCPU whose init failed half-way */
+                r = vcpu_init(&vm->vcpus[i], &(VcpuParams) {
+                                                     .vm_fd = vm->fd,
+                                                     .index = i,
+                                                     .run_size = (size_t) run_size,
+                                                     .pio = &vm->pio,
+                                                     .mmio = &vm->mmio,
+                                                     .fault = on_vcpu_fault,
+                                                     .opaque = vm,
+                                             });
                 if (r < 0)
                         return log_error_errno(r, "Failed to create vCPU %u: %m", i);
         }
@@ -173,6 +173,19 @@ void vm_irq_set_level(void *userdata, uint32_t gsi, bool level) {
                 log_warning_errno(errno, "KVM_IRQ_LINE %u=%d failed: %m", gsi, level);
 }
 
+uint64_t vm_first_run_usec(Vm *vm) {
+        return vm->n_vcpus > 0 ? __atomic_load_n(&vm->vcpus[0].first_run_usec, __ATOMIC_RELAXED) : 0;
+}
+
+static bool vm_stopping(Vm *vm) {
+        bool s;
+
+        pthread_mutex_lock(&vm->lock);
+        s = vm->stop_requested || vm->state == VM_STATE_STOPPED;
+        pthread_mutex_unlock(&vm->lock);
+        return s;
+}
+
 int vm_start(Vm *vm) {
         int r;
 
@@ -190,34 +203,34 @@ int vm_start(Vm *vm) {
         return 0;
 }
 
-static bool all_vcpus_not_running(Vm *vm) {
+static void request_all(Vm *vm, VcpuState want) {
         for (uint32_t i = 0; i < vm->n_vcpus; i++)
-                if (vm->vcpus[i].thread_started && vm->vcpus[i].state == VCPU_STATE_RUNNING)
-                        return false;
-        return true;
+                vcpu_request(&vm->vcpus[i], want);
 }
 
 int vm_pause(Vm *vm) {
-        pthread_mutex_lock(&vm->lock);
-        if (vm->stop_requested || vm->state == VM_STATE_STOPPED) {
-                pthread_mutex_unlock(&vm->lock);
+        VmState s = vm_get_state(vm);
+        int r;
+
+        if (vm_stopping(vm))
                 return -ESHUTDOWN;
-        }
-        if (vm->state == VM_STATE_PAUSED) {
-                pthread_mutex_unlock(&vm->lock);
+        if (s == VM_STATE_PAUSED)
                 return 0;
-        }
-        vm->pause_requested = true;
-        pthread_mutex_unlock(&vm->lock);
-
+        request_all(vm, VCPU_STATE_PAUSED);
         for (uint32_t i = 0; i < vm->n_vcpus; i++)
-                vcpu_kick(&vm->vcpus[i]);
+                if (vcpu_wait_stopped_running(&vm->vcpus[i]) == VCPU_STATE_STOPPED)
+                        return -ESHUTDOWN;
+        /* Only with every vCPU out of the guest: a device's pause must not race a vCPU's access. */
+        r = device_tree_pause(vm->devices);
+        if (r < 0) {
+                request_all(vm, VCPU_STATE_RUNNING);
+                return r;
+        }
 
         pthread_mutex_lock(&vm->lock);
-        while (!all_vcpus_not_running(vm) && !vm->stop_requested)
-                pthread_cond_wait(&vm->cond, &vm->lock);
         if (vm->stop_requested) {
                 pthread_mutex_unlock(&vm->lock);
+                device_tree_resume(vm->devices);
                 return -ESHUTDOWN;
         }
         vm->state = VM_STATE_PAUSED;
@@ -232,17 +245,22 @@ int vm_pause(Vm *vm) {
 }
 
 int vm_resume(Vm *vm) {
+        bool resume = false;
+
         pthread_mutex_lock(&vm->lock);
         if (vm->stop_requested || vm->state == VM_STATE_STOPPED) {
                 pthread_mutex_unlock(&vm->lock);
                 return -ESHUTDOWN;
         }
         if (vm->state == VM_STATE_PAUSED) {
-                vm->pause_requested = false;
                 vm->state = VM_STATE_RUNNING;
-                pthread_cond_broadcast(&vm->cond);
+                resume = true;
         }
         pthread_mutex_unlock(&vm->lock);
+        if (resume) {
+                device_tree_resume(vm->devices);
+                request_all(vm, VCPU_STATE_RUNNING);
+        }
         return 0;
 }
 
@@ -254,14 +272,11 @@ void vm_request_stop(Vm *vm, VmStopReason reason) {
         if (first) {
                 vm->stop_requested = true;
                 vm->stop_reason = reason;
-                pthread_cond_broadcast(&vm->cond);
         }
         pthread_mutex_unlock(&vm->lock);
         if (!first)
                 return;
-        for (uint32_t i = 0; i < vm->n_vcpus; i++)
-                if (!pthread_equal(vm->vcpus[i].thread, pthread_self()))
-                        vcpu_kick(&vm->vcpus[i]);
+        request_all(vm, VCPU_STATE_STOPPED);
         (void) eventfd_write(vm->notify_fd, 1);
 }
 
@@ -273,18 +288,27 @@ VmStopReason vm_stop(Vm *vm) {
                 vm->stop_requested = true;
                 vm->stop_reason = VM_STOP_ERROR;
         }
-        pthread_cond_broadcast(&vm->cond);
         pthread_mutex_unlock(&vm->lock);
-        for (uint32_t i = 0; i < vm->n_vcpus; i++)
-                vcpu_kick(&vm->vcpus[i]);
+        request_all(vm, VCPU_STATE_STOPPED);
         for (uint32_t i = 0; i < vm->n_vcpus; i++)
                 vcpu_join(&vm->vcpus[i]);
+        /* A VM stopped while paused: its devices' threads are parked and must be let go to exit. */
+        device_tree_resume(vm->devices);
 
         pthread_mutex_lock(&vm->lock);
         vm->state = VM_STATE_STOPPED;
         reason = vm->stop_reason;
         pthread_mutex_unlock(&vm->lock);
         return reason;
+}
+
+VmStopReason vm_get_stop_reason(Vm *vm) {
+        VmStopReason r;
+
+        pthread_mutex_lock(&vm->lock);
+        r = vm->stop_requested ? vm->stop_reason : VM_STOP_NONE;
+        pthread_mutex_unlock(&vm->lock);
+        return r;
 }
 
 void vm_set_state(Vm *vm, VmState state) {
@@ -302,8 +326,6 @@ VmState vm_get_state(Vm *vm) {
 }
 
 void vm_get_vcpu_states(Vm *vm, VcpuState *ret) {
-        pthread_mutex_lock(&vm->lock);
         for (uint32_t i = 0; i < vm->n_vcpus; i++)
-                ret[i] = vm->vcpus[i].state;
-        pthread_mutex_unlock(&vm->lock);
+                ret[i] = vcpu_get_state(&vm->vcpus[i]);
 }

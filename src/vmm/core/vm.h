@@ -1,20 +1,26 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 #pragma once
 
-/* The VM: /dev/kvm, the KVM VM with its in-kernel irqchip and PIT, guest memory, the I/O buses, the
- * vCPUs and the state machine created -> running <-> paused -> shutting-down -> stopped.
- * Only the main thread calls vm_* except vm_request_stop(), which any thread may call. */
+/* The VM: /dev/kvm, the KVM VM (its architecture's part from VmArch), guest memory, the I/O buses, the
+ * device tree, the vCPUs and the state machine created -> running <-> paused -> shutting-down ->
+ * stopped. Pausing stops the vCPUs and then quiesces every device, so a paused VM's memory and device
+ * state hold still.
+ * Threads: the main thread calls vm_*; vm_request_stop() and vm_irq_set_level() are for any thread
+ * (vCPU faults and device callbacks). The vCPUs know nothing of the Vm: their faults come back through
+ * a callback. */
 
 #include <linux/kvm.h>
 #include <pthread.h>
 #include <stdbool.h>
 #include <stdint.h>
 
-#include "core/bus.h"
-#include "core/irq-routing.h"
 #include "cleanup.h"
+#include "core/bus.h"
+#include "core/device.h"
+#include "core/irq-routing.h"
 #include "core/memory.h"
 #include "core/vcpu.h"
+#include "time-util.h"
 
 typedef enum VmState {
         VM_STATE_CREATED,
@@ -61,17 +67,15 @@ struct Vm {
         uint32_t n_vcpus;
         const VmArch *arch;
         IrqRouting *routing; /* MSIs of PCI devices */
+        Device *devices;     /* the device tree's root */
 
-        pthread_mutex_t lock; /* guards everything below, and each vcpu's state */
-        pthread_cond_t cond;
+        pthread_mutex_t lock; /* guards everything below */
         VmState state;
-        bool pause_requested;
         bool stop_requested;
         VmStopReason stop_reason;
         int notify_fd; /* eventfd the main loop watches: a stop was requested */
 
-        uint64_t start_usec;     /* CLOCK_MONOTONIC at vmm start */
-        uint64_t first_run_usec; /* CLOCK_MONOTONIC at the first KVM_RUN; 0 before */
+        uint64_t start_usec; /* CLOCK_MONOTONIC at vmm start */
 };
 
 typedef struct VmParams {
@@ -90,8 +94,9 @@ DEFINE_TRIVIAL_CLEANUP_FUNC(Vm *, vm_free);
 
 /* Starts the vCPU threads. */
 int vm_start(Vm *vm);
-/* Stop every vCPU and wait until all have left KVM_RUN. Pausing a paused VM succeeds and does
- * nothing; so does resuming a running one. -ESHUTDOWN once the VM is stopping or stopped. */
+/* Stops every vCPU, waits until all have left KVM_RUN, then pauses the devices (device_tree_pause()).
+ * Pausing a paused VM succeeds and does nothing; so does resuming a running one. -ESHUTDOWN once the
+ * VM is stopping or stopped. */
 int vm_pause(Vm *vm);
 int vm_resume(Vm *vm);
 /* Records why the guest must stop (the first reason wins), stops the vCPUs from running guest
@@ -99,6 +104,8 @@ int vm_resume(Vm *vm);
 void vm_request_stop(Vm *vm, VmStopReason reason);
 /* Main thread, after a stop request: joins the vCPU threads. Returns the reason. */
 VmStopReason vm_stop(Vm *vm);
+/* Why the VM stops: VM_STOP_NONE before vm_request_stop(). */
+VmStopReason vm_get_stop_reason(Vm *vm);
 void vm_set_state(Vm *vm, VmState state);
 VmState vm_get_state(Vm *vm);
 /* Snapshot of each vCPU's state, n_vcpus entries. */
@@ -107,4 +114,5 @@ void vm_get_vcpu_states(Vm *vm, VcpuState *ret);
 /* IRQ line for devices (Irq.set_level). */
 void vm_irq_set_level(void *vm, uint32_t gsi, bool level);
 
-uint64_t now_usec(void);
+/* CLOCK_MONOTONIC when the boot vCPU first entered the guest; 0 before. */
+uint64_t vm_first_run_usec(Vm *vm);

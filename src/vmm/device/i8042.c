@@ -217,3 +217,41 @@ int i8042_restore(I8042 *k, const I8042State *st) {
         pthread_mutex_unlock(&k->lock);
         return 0;
 }
+
+/* The device model's view (core/device.h): vCPU exits are all that drive it, so pause has nothing to
+ * stop. */
+static int i8042_device_save(Device *d, StateWriter *w) {
+        I8042State st;
+
+        i8042_save(d->impl, &st);
+        return state_write(w, I8042_STATE_TAG, &st, sizeof st);
+}
+
+static int i8042_device_restore(Device *d, StateReader *r) {
+        I8042State st;
+        int k = state_read(r, I8042_STATE_TAG, &st, sizeof st);
+        return k < 0 ? k : i8042_restore(d->impl, &st);
+}
+
+static int i8042_device_describe(Device *d, sd_json_variant **ret) {
+        return sd_json_build(ret, SD_JSON_BUILD_EMPTY_OBJECT);
+}
+
+static void i8042_device_remove(Device *d) {
+        /* Its ports are all the guest reaches, and the tree has unregistered them. */
+}
+
+static void i8042_device_free(void *impl) {
+        i8042_free(impl);
+}
+
+const DeviceOps i8042_device_ops = {
+        .type = "i8042",
+        .pause = device_pause_nothing,
+        .resume = device_resume_nothing,
+        .save = i8042_device_save,
+        .restore = i8042_device_restore,
+        .describe = i8042_device_describe,
+        .remove = i8042_device_remove,
+        .free = i8042_device_free,
+};

@@ -23,6 +23,7 @@
 #include <stdint.h>
 
 #include "cleanup.h"
+#include "core/device.h"
 
 #define I8042_STATUS_OBF 0x01    /* output buffer full: a reply waits at the data port */
 #define I8042_STATUS_IBF 0x02    /* input buffer full: never set, writes are taken at once */
@@ -71,3 +72,6 @@ void i8042_cmd_io(void *opaque, uint64_t offset, uint8_t *data, uint32_t len, bo
 
 void i8042_save(const I8042 *k, I8042State *ret);
 int i8042_restore(I8042 *k, const I8042State *st); /* -EINVAL */
+
+#define I8042_STATE_TAG STATE_TAG('8', '0', '4', '2')
+extern const DeviceOps i8042_device_ops;

@@ -57,3 +57,41 @@ int pvpanic_restore(Pvpanic *p, const PvpanicState *st) {
                         return -EINVAL;
         return 0;
 }
+
+/* The device model's view (core/device.h): vCPU exits are all that drive it, so pause has nothing to
+ * stop. */
+static int pvpanic_device_save(Device *d, StateWriter *w) {
+        PvpanicState st;
+
+        pvpanic_save(d->impl, &st);
+        return state_write(w, PVPANIC_STATE_TAG, &st, sizeof st);
+}
+
+static int pvpanic_device_restore(Device *d, StateReader *r) {
+        PvpanicState st;
+        int k = state_read(r, PVPANIC_STATE_TAG, &st, sizeof st);
+        return k < 0 ? k : pvpanic_restore(d->impl, &st);
+}
+
+static int pvpanic_device_describe(Device *d, sd_json_variant **ret) {
+        return sd_json_build(ret, SD_JSON_BUILD_EMPTY_OBJECT);
+}
+
+static void pvpanic_device_remove(Device *d) {
+        /* Its ports are all the guest reaches, and the tree has unregistered them. */
+}
+
+static void pvpanic_device_free(void *impl) {
+        pvpanic_free(impl);
+}
+
+const DeviceOps pvpanic_device_ops = {
+        .type = "pvpanic",
+        .pause = device_pause_nothing,
+        .resume = device_resume_nothing,
+        .save = pvpanic_device_save,
+        .restore = pvpanic_device_restore,
+        .describe = pvpanic_device_describe,
+        .remove = pvpanic_device_remove,
+        .free = pvpanic_device_free,
+};

@@ -9,6 +9,7 @@
 #include <stdint.h>
 
 #include "cleanup.h"
+#include "core/device.h"
 
 #define PVPANIC_PANICKED 0x01
 #define PVPANIC_CRASH_LOADED 0x02
@@ -39,3 +40,6 @@ void pvpanic_io(void *opaque, uint64_t offset, uint8_t *data, uint32_t len, bool
 
 void pvpanic_save(const Pvpanic *p, PvpanicState *ret);
 int pvpanic_restore(Pvpanic *p, const PvpanicState *st); /* -EINVAL */
+
+#define PVPANIC_STATE_TAG STATE_TAG('P', 'V', 'P', 'A')
+extern const DeviceOps pvpanic_device_ops;

@@ -74,6 +74,7 @@ struct Serial {
         /* Host side, under lock. */
         bool irq_level;  /* the level we last drove; changes only through serial_update_irq() */
         bool rx_waiting; /* the host was told "no room" and waits for rx_ready */
+        bool paused;     /* the VM is paused: the host's bytes wait (device_pause) */
         SerialStats stats;
 };
 
@@ -173,7 +174,7 @@ static uint8_t serial_rx_pop(Serial *s) {
 static size_t serial_rx_room_locked(Serial *s) {
         size_t room = 0;
 
-        if (!(s->mcr & SERIAL_MCR_LOOP))
+        if (!(s->mcr & SERIAL_MCR_LOOP) && !s->paused)
                 room = serial_rx_capacity(s->fcr) - s->rx_count;
         if (room == 0)
                 s->rx_waiting = true;
@@ -183,7 +184,7 @@ static size_t serial_rx_room_locked(Serial *s) {
 /* Whether a waiting host should be told to retry now. Waking it only once the guest has drained the
  * FIFO lets it refill all 16 bytes in one go instead of one byte per wake-up. */
 static bool serial_rx_ready_due(Serial *s) {
-        if (!s->rx_waiting || s->rx_count > 0 || (s->mcr & SERIAL_MCR_LOOP))
+        if (!s->rx_waiting || s->rx_count > 0 || (s->mcr & SERIAL_MCR_LOOP) || s->paused)
                 return false;
         s->rx_waiting = false;
         return true;
@@ -509,3 +510,71 @@ void serial_get_stats(const Serial *s, SerialStats *ret) {
         *ret = s->stats;
         pthread_mutex_unlock(serial_lock(s));
 }
+
+/* The device model's view (core/device.h). Only vCPUs drive the registers; what pause stops is the
+ * host's input, which would change the FIFO under a snapshot. */
+static int serial_device_pause(Device *d) {
+        Serial *s = d->impl;
+
+        pthread_mutex_lock(&s->lock);
+        s->paused = true;
+        pthread_mutex_unlock(&s->lock);
+        return 0;
+}
+
+static void serial_device_resume(Device *d) {
+        Serial *s = d->impl;
+        bool notify;
+
+        pthread_mutex_lock(&s->lock);
+        s->paused = false;
+        notify = s->rx_waiting && serial_rx_room_locked(s) > 0;
+        if (notify)
+                s->rx_waiting = false;
+        pthread_mutex_unlock(&s->lock);
+        if (notify && s->rx_ready)
+                s->rx_ready(s->rx_ready_opaque);
+}
+
+static int serial_device_save(Device *d, StateWriter *w) {
+        SerialState st;
+
+        serial_save(d->impl, &st);
+        return state_write(w, SERIAL_STATE_TAG, &st, sizeof st);
+}
+
+static int serial_device_restore(Device *d, StateReader *r) {
+        SerialState st;
+        int k = state_read(r, SERIAL_STATE_TAG, &st, sizeof st);
+        return k < 0 ? k : serial_restore(d->impl, &st);
+}
+
+static int serial_device_describe(Device *d, sd_json_variant **ret) {
+        SerialStats st;
+
+        serial_get_stats(d->impl, &st);
+        return sd_json_buildo(ret,
+                              SD_JSON_BUILD_PAIR_UNSIGNED("txBytes", st.tx_bytes),
+                              SD_JSON_BUILD_PAIR_UNSIGNED("rxBytes", st.rx_bytes),
+                              SD_JSON_BUILD_PAIR_UNSIGNED("overruns", st.overruns),
+                              SD_JSON_BUILD_PAIR_UNSIGNED("interrupts", st.interrupts));
+}
+
+static void serial_device_remove(Device *d) {
+        /* Its port range is all the guest reaches, and the tree has unregistered it. */
+}
+
+static void serial_device_free(void *impl) {
+        serial_free(impl);
+}
+
+const DeviceOps serial_device_ops = {
+        .type = "serial-8250",
+        .pause = serial_device_pause,
+        .resume = serial_device_resume,
+        .save = serial_device_save,
+        .restore = serial_device_restore,
+        .describe = serial_device_describe,
+        .remove = serial_device_remove,
+        .free = serial_device_free,
+};

@@ -17,6 +17,7 @@
 #include <stdint.h>
 
 #include "cleanup.h"
+#include "core/device.h"
 #include "core/irq.h"
 
 #define SERIAL_REGS 8 /* length of the port range */
@@ -150,3 +151,7 @@ void serial_save(const Serial *s, SerialState *ret);
 int serial_restore(Serial *s, const SerialState *st);
 
 void serial_get_stats(const Serial *s, SerialStats *ret);
+
+/* The Device (core/device.h) whose impl is a Serial: pause holds the host's input back. */
+#define SERIAL_STATE_TAG STATE_TAG('U', 'A', 'R', 'T')
+extern const DeviceOps serial_device_ops;

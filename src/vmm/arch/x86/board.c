@@ -8,22 +8,18 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "arch/board.h"
 #include "arch/x86/acpi.h"
 #include "arch/x86/boot.h"
 #include "arch/x86/cpu-setup.h"
 #include "arch/x86/cpuid.h"
+#include "arch/x86/kvm.h"
 #include "arch/x86/layout.h"
-#include "arch/x86/board.h"
 #include "device/i8042.h"
 #include "device/pci/pci.h"
 #include "device/pvpanic.h"
 #include "device/serial.h"
 #include "log.h"
-#include "backend/tap.h"
-#include "device/virtio/blk.h"
-#include "device/virtio/net.h"
-#include "device/virtio/rng.h"
-#include "device/virtio/virtio-pci.h"
 
 /* Local APIC register offsets and LVT delivery modes (Intel SDM vol. 3, 11.5.1). */
 #define APIC_LVT0 0x350
@@ -31,15 +27,13 @@
 #define APIC_MODE_NMI (4U << 8)
 #define APIC_MODE_EXTINT (7U << 8)
 
-struct Machine {
+/* The board keeps pointers to the devices it wires (the Vm's tree owns them). */
+struct Board {
         Vm *vm;
         struct kvm_cpuid2 *supported_cpuid;
         Serial *serial;
-        Pvpanic *pvpanic;
-        I8042 *i8042;
         PciBus *pci;
-        VirtioPci *virtio[PCI_SLOTS];
-        size_t n_virtio;
+        Device *pci_node;
         Irq com1_irq;
         Irq ged_irq;
         void (*console_out)(void *opaque, const uint8_t *buf, size_t n);
@@ -78,23 +72,16 @@ static int mapped_file_open(const char *what, const char *path, MappedFile *ret)
         return 0;
 }
 
-Machine *machine_free(Machine *m) {
-        if (!m)
+Board *board_free(Board *b) {
+        if (!b)
                 return NULL;
-        /* Device threads stop before the bus and guest memory they use go away. */
-        for (size_t i = 0; i < m->n_virtio; i++)
-                virtio_pci_free(m->virtio[i]);
-        pci_bus_free(m->pci);
-        serial_free(m->serial);
-        pvpanic_free(m->pvpanic);
-        i8042_free(m->i8042);
-        free(m->supported_cpuid);
-        free(m);
+        free(b->supported_cpuid);
+        free(b);
         return NULL;
 }
 
 static void console_output(void *opaque, const uint8_t *buf, size_t len) {
-        Machine *m = opaque;
+        Board *m = opaque;
 
         if (m->console_out) {
                 m->console_out(m->console_out_opaque, buf, len);
@@ -113,7 +100,7 @@ static void console_output(void *opaque, const uint8_t *buf, size_t len) {
 }
 
 static void on_pvpanic(void *opaque, uint8_t events) {
-        Machine *m = opaque;
+        Board *m = opaque;
 
         if (events & PVPANIC_PANICKED)
                 vm_request_stop(m->vm, VM_STOP_PANIC);
@@ -122,13 +109,13 @@ static void on_pvpanic(void *opaque, uint8_t events) {
 }
 
 static void on_i8042_reset(void *opaque) {
-        Machine *m = opaque;
+        Board *m = opaque;
         vm_request_stop(m->vm, VM_STOP_REBOOT);
 }
 
 /* ACPI sleep control, sleep status, reset: three one-byte registers from X86_PORT_ACPI_SLEEP_CONTROL. */
 static void acpi_regs_io(void *opaque, uint64_t offset, uint8_t *data, uint32_t len, bool is_write) {
-        Machine *m = opaque;
+        Board *m = opaque;
         uint64_t port = X86_PORT_ACPI_SLEEP_CONTROL + offset;
 
         if (!is_write) {
@@ -146,12 +133,12 @@ static void acpi_regs_io(void *opaque, uint64_t offset, uint8_t *data, uint32_t 
 }
 
 static void boot_timer_io(void *opaque, uint64_t offset, uint8_t *data, uint32_t len, bool is_write) {
-        Machine *m = opaque;
+        Board *m = opaque;
         uint64_t now = now_usec(), first;
 
         if (!is_write || data[0] != X86_BOOT_TIMER_MAGIC)
                 return;
-        first = __atomic_load_n(&m->vm->first_run_usec, __ATOMIC_RELAXED);
+        first = vm_first_run_usec(m->vm);
         log_info("Boot timer: guest reached the boot-timer write %llu us after vmm started, %llu us after "
                  "the first KVM_RUN.",
                  (unsigned long long) (now - m->vm->start_usec),
@@ -161,7 +148,7 @@ static void boot_timer_io(void *opaque, uint64_t offset, uint8_t *data, uint32_t
 /* There is no firmware, but Linux on a hardware-reduced ACPI machine without a DMI quirk reboots
  * "through EFI", which falls back to a jump to the BIOS reset vector. A three-instruction "BIOS"
  * there writes the ACPI reset register, so that path resets the VM like the others. */
-static int write_reset_vector(Machine *m) {
+static int write_reset_vector(Board *m) {
         static const uint8_t stub[] = {
                 0xb0, X86_ACPI_RESET_VALUE,                             /* mov al, value */
                 0xba, X86_PORT_ACPI_RESET & 0xff, X86_PORT_ACPI_RESET >> 8, /* mov dx, port */
@@ -172,27 +159,27 @@ static int write_reset_vector(Machine *m) {
         return guest_write(m->vm->mem, X86_RESET_VECTOR, stub, sizeof stub);
 }
 
-static int setup_vcpu(Machine *m, Vcpu *v, const X86CpuSetup *boot) {
+static int setup_vcpu(Board *m, Vcpu *v, const X86CpuSetup *boot) {
         _cleanup_free_ struct kvm_cpuid2 *cpuid = NULL;
         struct kvm_lapic_state lapic;
         uint32_t *lvt;
         int r;
 
-        r = x86_cpuid_for_vcpu(m->supported_cpuid, v->index, m->vm->n_vcpus, &cpuid);
+        r = x86_cpuid_for_vcpu(m->supported_cpuid, v->p.index, m->vm->n_vcpus, &cpuid);
         if (r < 0)
-                return log_error_errno(r, "Failed to build CPUID for vCPU %u: %m", v->index);
+                return log_error_errno(r, "Failed to build CPUID for vCPU %u: %m", v->p.index);
         if (ioctl(v->fd, KVM_SET_CPUID2, cpuid) < 0)
-                return log_error_errno(errno, "KVM_SET_CPUID2 on vCPU %u failed: %m", v->index);
+                return log_error_errno(errno, "KVM_SET_CPUID2 on vCPU %u failed: %m", v->p.index);
 
         /* LINT0 takes the legacy PIC's interrupts, LINT1 NMIs, as on a PC after firmware. */
         if (ioctl(v->fd, KVM_GET_LAPIC, &lapic) < 0)
-                return log_error_errno(errno, "KVM_GET_LAPIC on vCPU %u failed: %m", v->index);
+                return log_error_errno(errno, "KVM_GET_LAPIC on vCPU %u failed: %m", v->p.index);
         lvt = (uint32_t *) (lapic.regs + APIC_LVT0);
         *lvt = (*lvt & ~0x700U) | APIC_MODE_EXTINT;
         lvt = (uint32_t *) (lapic.regs + APIC_LVT1);
         *lvt = (*lvt & ~0x700U) | APIC_MODE_NMI;
         if (ioctl(v->fd, KVM_SET_LAPIC, &lapic) < 0)
-                return log_error_errno(errno, "KVM_SET_LAPIC on vCPU %u failed: %m", v->index);
+                return log_error_errno(errno, "KVM_SET_LAPIC on vCPU %u failed: %m", v->p.index);
 
         if (!boot) /* application processors wait for the guest's INIT/SIPI */
                 return 0;
@@ -209,7 +196,7 @@ static int setup_vcpu(Machine *m, Vcpu *v, const X86CpuSetup *boot) {
         return 0;
 }
 
-static int load_kernel(Machine *m, const VmConfig *config, X86BootInfo *ret) {
+static int load_kernel(Board *m, const VmConfig *config, X86BootInfo *ret) {
         MappedFile kernel = {}, initrd = {};
         int r;
 
@@ -239,104 +226,143 @@ static int load_kernel(Machine *m, const VmConfig *config, X86BootInfo *ret) {
         return r;
 }
 
-static int register_io(Vm *vm, uint64_t port, uint64_t len, BusHandler h, void *opaque, const char *name) {
-        int r = bus_register(&vm->pio, port, len, h, opaque, name);
-        if (r < 0)
-                return log_error_errno(r, "Failed to register %s at port 0x%llx: %m", name,
-                                       (unsigned long long) port);
-        return 0;
+/* The ACPI registers and the boot timer: register blocks with no state beyond the Board's wiring. */
+static int plain_save(Device *d, StateWriter *w) {
+        uint32_t version = 1; /* nothing but the kind of device, so that a restore checks it */
+        return state_write(w, STATE_TAG('R', 'E', 'G', 'S'), &version, sizeof version);
 }
 
-/* Takes dev (also on failure), puts it on the PCI bus and starts its I/O thread. */
-static int add_virtio(Machine *m, VirtioDevice *dev) {
-        VirtioPci *vp;
-        char id[64];
+static int plain_restore(Device *d, StateReader *r) {
+        uint32_t version;
+        int k = state_read(r, STATE_TAG('R', 'E', 'G', 'S'), &version, sizeof version);
+        return k < 0 ? k : version == 1 ? 0 : -EINVAL;
+}
+
+static int plain_describe(Device *d, sd_json_variant **ret) {
+        return sd_json_build(ret, SD_JSON_BUILD_EMPTY_OBJECT);
+}
+
+static void plain_remove(Device *d) {
+}
+
+static void plain_free(void *impl) {
+        /* impl is the Board, which is not the device's to free */
+}
+
+static const DeviceOps acpi_regs_ops = {
+        .type = "acpi-pm",
+        .pause = device_pause_nothing,
+        .resume = device_resume_nothing,
+        .save = plain_save,
+        .restore = plain_restore,
+        .describe = plain_describe,
+        .remove = plain_remove,
+        .free = plain_free,
+};
+
+static const DeviceOps boot_timer_ops = {
+        .type = "boot-timer",
+        .pause = device_pause_nothing,
+        .resume = device_resume_nothing,
+        .save = plain_save,
+        .restore = plain_restore,
+        .describe = plain_describe,
+        .remove = plain_remove,
+        .free = plain_free,
+};
+
+typedef struct PortRange {
+        uint64_t port, len;
+        BusHandler handler;
+} PortRange;
+
+/* Adds a platform device at port with its port ranges; takes impl (also on failure). */
+static int add_platform(Board *m, const char *id, const DeviceOps *ops, void *impl, uint64_t port,
+                        const PortRange *ranges, size_t n) {
+        Device *d;
         int r;
 
-        (void) snprintf(id, sizeof id, "%s", dev->id);
-        if (m->n_virtio >= ELEMENTSOF(m->virtio)) {
-                virtio_device_free(dev);
-                return log_error_errno(ENOSPC, "No PCI slot left for %s.", id);
-        }
-        r = virtio_pci_new(m->pci, m->vm->routing, m->vm->fd, dev, &vp);
+        r = device_add(m->vm->devices, id, ops, impl, DEVICE_ADDRESS_PORT, port, &d);
         if (r < 0)
-                return log_error_errno(r, "Failed to put %s on the PCI bus: %m", id);
-        m->virtio[m->n_virtio++] = vp;
-        r = virtio_device_start_thread(virtio_pci_device(vp));
-        if (r < 0)
-                return log_error_errno(r, "Failed to start the I/O thread of %s: %m", id);
-        return 0;
-}
-
-static int add_disks(Machine *m, const VmConfig *config, int *disk_fds) {
-        for (size_t i = 0; i < config->n_disks; i++) {
-                const VmDisk *vd = &config->disks[i];
-                VirtioDevice *dev;
-                Disk *disk;
-                char id[16];
-                int r;
-
-                r = disk_open(vd, (unsigned) i, disk_fds ? TAKE_FD(disk_fds[i]) : -EBADF, &disk);
+                return log_error_errno(r, "Failed to add device %s: %m", id);
+        for (size_t i = 0; i < n; i++) {
+                r = device_add_range(d, &m->vm->pio, ranges[i].port, ranges[i].len, ranges[i].handler, impl,
+                                     id);
                 if (r < 0)
-                        return r; /* disk_open() said which [Disk] and why */
-                (void) snprintf(id, sizeof id, "disk%u", (unsigned) i);
-                r = virtio_blk_new(m->vm->mem, id, disk, vd->serial, &dev);
-                if (r < 0)
-                        return log_error_errno(r, "[Disk] #%zu (%s, line %u): cannot create the device: %m", i + 1,
-                                               vd->path, vd->line);
-                r = add_virtio(m, dev);
-                if (r < 0)
-                        return r;
+                        return log_error_errno(r, "Failed to register %s at port 0x%llx: %m", id,
+                                               (unsigned long long) ranges[i].port);
         }
         return 0;
 }
 
-static int add_networks(Machine *m, const VmConfig *config) {
-        for (size_t i = 0; i < config->n_networks; i++) {
-                const VmNetwork *vn = &config->networks[i];
-                VirtioDevice *dev;
-                char id[16];
-                int r, fd;
-
-                r = tap_open(vn, (unsigned) i, &fd);
-                if (r < 0)
-                        return r; /* tap_open() said which [Network] and why */
-                (void) snprintf(id, sizeof id, "net%u", (unsigned) i);
-                r = virtio_net_new(m->vm->mem, id, fd, vn->mac, &dev);
-                if (r < 0)
-                        return log_error_errno(r, "[Network] #%zu (tap %s, line %u): cannot create the device: %m",
-                                               i + 1, vn->tap, vn->line);
-                r = add_virtio(m, dev);
-                if (r < 0)
-                        return r;
-        }
-        return 0;
-}
-
-/* PCI slots in the order the guest names things: disks first (vda, vdb, ...), then networks, then
- * the entropy source. */
-static int add_devices(Machine *m, const VmConfig *config, int *disk_fds) {
-        VirtioDevice *dev;
+static int add_platform_devices(Board *m) {
+        Serial *serial;
+        Pvpanic *pvpanic;
+        I8042 *i8042;
         int r;
 
-        r = pci_bus_new(&(PciBusParams) { .mmio_base = X86_PCI_MMIO_BASE, .mmio_size = X86_PCI_MMIO_SIZE },
-                        &m->vm->pio, &m->vm->mmio, &m->pci);
+        r = serial_new(&m->com1_irq, console_output, m, &serial);
+        if (r < 0)
+                return log_error_errno(r, "Failed to create the serial port: %m");
+        m->serial = serial;
+        r = add_platform(m, "com1", &serial_device_ops, serial, X86_PORT_COM1,
+                         (const PortRange[]) { { X86_PORT_COM1, SERIAL_REGS, serial_io } }, 1);
         if (r < 0)
                 return r;
-        r = add_disks(m, config, disk_fds);
+        r = pvpanic_new(on_pvpanic, m, &pvpanic);
+        if (r < 0)
+                return log_error_errno(r, "Failed to create the pvpanic device: %m");
+        r = add_platform(m, "pvpanic", &pvpanic_device_ops, pvpanic, X86_PORT_PVPANIC,
+                         (const PortRange[]) { { X86_PORT_PVPANIC, 1, pvpanic_io } }, 1);
         if (r < 0)
                 return r;
-        r = add_networks(m, config);
+        r = i8042_new(on_i8042_reset, m, &i8042);
+        if (r < 0)
+                return log_error_errno(r, "Failed to create the i8042 controller: %m");
+        r = add_platform(m, "reset", &i8042_device_ops, i8042, X86_PORT_I8042_CMD,
+                         (const PortRange[]) { { X86_PORT_I8042_DATA, 1, i8042_data_io },
+                                                         { X86_PORT_I8042_CMD, 1, i8042_cmd_io } },
+                         2);
         if (r < 0)
                 return r;
-        r = virtio_rng_new(m->vm->mem, "rng0", &dev);
+        r = add_platform(m, "acpi", &acpi_regs_ops, m, X86_PORT_ACPI_SLEEP_CONTROL,
+                         (const PortRange[]) { { X86_PORT_ACPI_SLEEP_CONTROL, 3, acpi_regs_io } }, 1);
         if (r < 0)
-                return log_error_errno(r, "Failed to create the entropy device: %m");
-        return add_virtio(m, dev);
+                return r;
+        return add_platform(m, "boot-timer", &boot_timer_ops, m, X86_PORT_BOOT_TIMER,
+                            (const PortRange[]) { { X86_PORT_BOOT_TIMER, 1, boot_timer_io } }, 1);
 }
 
-int machine_new(Vm *vm, const VmConfig *config, int *disk_fds, Machine **ret) {
-        _cleanup_(machine_freep) Machine *m = NULL;
+static int add_pci_bus(Board *m) {
+        PciBus *pci;
+        int r;
+
+        /* The bus's ranges belong to its node in the tree, which unregisters them when it goes. */
+        r = pci_bus_new(&(PciBusParams) { .mmio_base = X86_PCI_MMIO_BASE, .mmio_size = X86_PCI_MMIO_SIZE }, NULL,
+                        NULL, &pci);
+        if (r < 0)
+                return r;
+        m->pci = pci;
+        r = device_add(m->vm->devices, "pci0", &pci_bus_device_ops, pci, DEVICE_ADDRESS_PORT, X86_PORT_PCI_CONFIG,
+                       &m->pci_node);
+        if (r < 0)
+                return log_error_errno(r, "Failed to add the PCI bus: %m");
+        r = device_add_range(m->pci_node, &m->vm->pio, X86_PORT_PCI_CONFIG, 8, pci_bus_config_io, pci, "pci-config");
+        if (r < 0)
+                return log_error_errno(r, "Failed to register the PCI configuration ports: %m");
+        r = device_add_range(m->pci_node, &m->vm->mmio, X86_PCI_MMIO_BASE, X86_PCI_MMIO_SIZE, pci_bus_mmio_io, pci,
+                             "pci-bars");
+        if (r < 0)
+                return log_error_errno(r, "Failed to register the PCI memory window: %m");
+        return 0;
+}
+
+const VmArch *board_vm_arch(void) {
+        return &x86_vm_arch;
+}
+
+int board_new(Vm *vm, const VmConfig *config, Board **ret) {
+        _cleanup_(board_freep) Board *m = NULL;
         X86BootInfo boot;
         X86CpuSetup cpu;
         size_t acpi_len;
@@ -383,53 +409,35 @@ int machine_new(Vm *vm, const VmConfig *config, int *disk_fds, Machine **ret) {
                         return r;
         }
 
-        r = serial_new(&m->com1_irq, console_output, m, &m->serial);
-        if (r < 0)
-                return log_error_errno(r, "Failed to create the serial port: %m");
-        r = pvpanic_new(on_pvpanic, m, &m->pvpanic);
-        if (r < 0)
-                return log_error_errno(r, "Failed to create the pvpanic device: %m");
-        r = i8042_new(on_i8042_reset, m, &m->i8042);
-        if (r < 0)
-                return log_error_errno(r, "Failed to create the i8042 controller: %m");
-
-        if ((r = register_io(vm, X86_PORT_COM1, SERIAL_REGS, serial_io, m->serial, "com1")) < 0 ||
-            (r = register_io(vm, X86_PORT_PVPANIC, 1, pvpanic_io, m->pvpanic, "pvpanic")) < 0 ||
-            (r = register_io(vm, X86_PORT_I8042_DATA, 1, i8042_data_io, m->i8042, "i8042-data")) < 0 ||
-            (r = register_io(vm, X86_PORT_I8042_CMD, 1, i8042_cmd_io, m->i8042, "i8042-cmd")) < 0 ||
-            (r = register_io(vm, X86_PORT_ACPI_SLEEP_CONTROL, 3, acpi_regs_io, m, "acpi")) < 0 ||
-            (r = register_io(vm, X86_PORT_BOOT_TIMER, 1, boot_timer_io, m, "boot-timer")) < 0)
-                return r;
-        r = add_devices(m, config, disk_fds);
+        r = add_platform_devices(m);
         if (r < 0)
                 return r;
-
+        r = add_pci_bus(m);
+        if (r < 0)
+                return r;
         *ret = TAKE_PTR(m);
         return 0;
 }
 
-VirtioDevice *machine_virtio_device(Machine *m, size_t i, unsigned *ret_slot) {
-        if (!m || i >= m->n_virtio)
-                return NULL;
-        if (ret_slot)
-                *ret_slot = virtio_pci_pci_device(m->virtio[i])->slot;
-        return virtio_pci_device(m->virtio[i]);
+PciBus *board_pci_bus(Board *b) {
+        return b->pci;
 }
 
-void machine_press_power_button(Machine *m) {
-        irq_pulse(&m->ged_irq);
+Device *board_pci_node(Board *b) {
+        return b->pci_node;
 }
 
-size_t machine_console_input(Machine *m, const uint8_t *buf, size_t n) {
-        return serial_receive(m->serial, buf, n);
+void board_press_power_button(Board *b) {
+        irq_pulse(&b->ged_irq);
 }
 
-void machine_set_console_rx_ready(Machine *m, void (*rx_ready)(void *opaque), void *opaque) {
-        serial_set_rx_ready(m->serial, rx_ready, opaque);
+size_t board_console_input(Board *b, const uint8_t *buf, size_t n) {
+        return serial_receive(b->serial, buf, n);
 }
 
-void machine_set_console_output(Machine *m, void (*output)(void *opaque, const uint8_t *buf, size_t n),
-                                void *opaque) {
-        m->console_out = output;
-        m->console_out_opaque = opaque;
+void board_set_console(Board *b, void (*output)(void *opaque, const uint8_t *buf, size_t n),
+                       void (*rx_ready)(void *opaque), void *opaque) {
+        b->console_out = output;
+        b->console_out_opaque = opaque;
+        serial_set_rx_ready(b->serial, rx_ready, opaque);
 }

@@ -10,6 +10,7 @@
 #include "arch/x86/bootparam.h"
 #include "arch/x86/layout.h"
 #include "log.h"
+#include "string-table.h"
 
 #define PAGE_4K 4096ULL
 
@@ -27,11 +28,7 @@ static const char *const x86_boot_mode_table[_X86_BOOT_MODE_MAX] = {
         [X86_BOOT_MODE_PVH] = "pvh",
 };
 
-const char *x86_boot_mode_to_string(X86BootMode m) {
-        if (m < 0 || m >= _X86_BOOT_MODE_MAX)
-                return NULL;
-        return x86_boot_mode_table[m];
-}
+DEFINE_STRING_TABLE_TO_STRING(x86_boot_mode, X86BootMode);
 
 static uint64_t align_down(uint64_t v, uint64_t a) {
         return v & ~(a - 1);

@@ -20,6 +20,7 @@ static int x86_vm_init(Vm *vm) {
         } caps[] = {
                 { KVM_CAP_IRQCHIP, "KVM_CAP_IRQCHIP" },
                 { KVM_CAP_PIT2, "KVM_CAP_PIT2" },
+                { KVM_CAP_EXT_CPUID, "KVM_CAP_EXT_CPUID" },
         };
         uint64_t idmap = KVM_IDENTITY_MAP_ADDR;
         struct kvm_pit_config pit = {};

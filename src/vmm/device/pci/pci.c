@@ -117,7 +117,7 @@ void pci_bus_config_io(void *opaque, uint64_t offset, uint8_t *data, uint32_t le
         pthread_mutex_unlock(&b->lock);
 }
 
-static void pci_bus_mmio(void *opaque, uint64_t offset, uint8_t *data, uint32_t len, bool is_write) {
+void pci_bus_mmio_io(void *opaque, uint64_t offset, uint8_t *data, uint32_t len, bool is_write) {
         PciBus *b = opaque;
         uint64_t addr = b->mmio_base + offset;
 
@@ -227,10 +227,72 @@ int pci_bus_new(const PciBusParams *p, Bus *pio, Bus *mmio, PciBus **ret) {
                         return log_error_errno(r, "Failed to register PCI configuration ports: %m");
         }
         if (mmio) {
-                r = bus_register(mmio, p->mmio_base, p->mmio_size, pci_bus_mmio, b, "pci-bars");
+                r = bus_register(mmio, p->mmio_base, p->mmio_size, pci_bus_mmio_io, b, "pci-bars");
                 if (r < 0)
                         return log_error_errno(r, "Failed to register the PCI memory window: %m");
         }
         *ret = TAKE_PTR(b);
         return 0;
 }
+
+/* The device model's view of the bus (core/device.h): the host bridge and the 0xCF8 latch. The
+ * functions on the bus are devices of their own, children of this one. */
+static int pci_bus_device_save(Device *d, StateWriter *w) {
+        PciBus *b = d->impl;
+        PciBusState st = { .version = PCI_BUS_STATE_VERSION };
+
+        pthread_mutex_lock(&b->lock);
+        st.config_address = b->config_address;
+        pthread_mutex_unlock(&b->lock);
+        return state_write(w, PCI_BUS_STATE_TAG, &st, sizeof st);
+}
+
+static int pci_bus_device_restore(Device *d, StateReader *r) {
+        PciBus *b = d->impl;
+        PciBusState st;
+        int k;
+
+        k = state_read(r, PCI_BUS_STATE_TAG, &st, sizeof st);
+        if (k < 0)
+                return k;
+        if (st.version != PCI_BUS_STATE_VERSION || st.reserved != 0)
+                return -EINVAL;
+        pthread_mutex_lock(&b->lock);
+        b->config_address = st.config_address;
+        pthread_mutex_unlock(&b->lock);
+        return 0;
+}
+
+static int pci_bus_device_describe(Device *d, sd_json_variant **ret) {
+        PciBus *b = d->impl;
+        uint64_t n = 0;
+
+        pthread_mutex_lock(&b->lock);
+        for (unsigned s = 0; s < PCI_SLOTS; s++)
+                n += b->slots[s] != NULL;
+        pthread_mutex_unlock(&b->lock);
+        return sd_json_buildo(ret,
+                              SD_JSON_BUILD_PAIR_UNSIGNED("slots", PCI_SLOTS),
+                              SD_JSON_BUILD_PAIR_UNSIGNED("slotsUsed", n),
+                              SD_JSON_BUILD_PAIR_UNSIGNED("windowBase", b->mmio_base),
+                              SD_JSON_BUILD_PAIR_UNSIGNED("windowSize", b->mmio_size));
+}
+
+static void pci_bus_device_remove(Device *d) {
+        /* The config ports and the window are the tree's ranges; its functions went before it. */
+}
+
+static void pci_bus_device_free(void *impl) {
+        pci_bus_free(impl);
+}
+
+const DeviceOps pci_bus_device_ops = {
+        .type = "pci-host",
+        .pause = device_pause_nothing,
+        .resume = device_resume_nothing,
+        .save = pci_bus_device_save,
+        .restore = pci_bus_device_restore,
+        .describe = pci_bus_device_describe,
+        .remove = pci_bus_device_remove,
+        .free = pci_bus_device_free,
+};

@@ -12,8 +12,9 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-#include "core/bus.h"
 #include "cleanup.h"
+#include "core/bus.h"
+#include "core/device.h"
 
 #define PCI_SLOTS 32
 #define PCI_CONFIG_SIZE 256
@@ -91,8 +92,21 @@ int pci_device_add_cap(PciDevice *d, uint8_t id, uint8_t len);
 void pci_config_set(PciDevice *d, uint32_t offset, uint32_t value, unsigned len);
 uint32_t pci_config_get(const PciDevice *d, uint32_t offset, unsigned len);
 
-/* Configuration mechanism #1 handlers (exposed for tests): port offset 0..7 from 0xCF8. */
+/* Configuration mechanism #1 (port offset 0..7 from 0xCF8) and the BAR window (offset from mmio_base):
+ * the BusHandlers a board registers when it passes no buses to pci_bus_new(). */
 void pci_bus_config_io(void *opaque, uint64_t offset, uint8_t *data, uint32_t len, bool is_write);
+void pci_bus_mmio_io(void *opaque, uint64_t offset, uint8_t *data, uint32_t len, bool is_write);
 /* Config space of bus 0 by (slot, function 0, register), as ECAM would do; for tests. */
 void pci_bus_config_access(PciBus *b, unsigned slot, uint32_t offset, uint8_t *data, uint32_t len,
                            bool is_write);
+
+/* The bus as a Device (core/device.h) whose impl is the PciBus: it owns the bus. */
+#define PCI_BUS_STATE_VERSION 1
+#define PCI_BUS_STATE_TAG STATE_TAG('P', 'C', 'I', 'B')
+typedef struct PciBusState {
+        uint32_t version;
+        uint32_t config_address; /* the 0xCF8 latch: a guest may be between address and data */
+        uint32_t reserved;       /* 0 */
+} PciBusState;
+_Static_assert(sizeof(PciBusState) == 12, "PciBusState is a fixed layout");
+extern const DeviceOps pci_bus_device_ops;

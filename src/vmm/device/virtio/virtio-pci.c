@@ -1,4 +1,5 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
+#include <assert.h>
 #include <errno.h>
 #include <linux/kvm.h>
 #include <stdlib.h>
@@ -376,4 +377,102 @@ int virtio_pci_new(PciBus *bus, IrqRouting *routing, int vm_fd, VirtioDevice *de
                 return r;
         *ret = TAKE_PTR(vp);
         return 0;
+}
+
+/* The device model's view (core/device.h) of a virtio function: the transport and the model as one
+ * device, which owns the VirtioPci. */
+static int virtio_pci_device_pause(Device *d) {
+        VirtioPci *vp = d->impl;
+        return virtio_device_pause(vp->dev);
+}
+
+static void virtio_pci_device_resume(Device *d) {
+        VirtioPci *vp = d->impl;
+        virtio_device_resume(vp->dev);
+}
+
+/* Its PCI address, driver status, queues and the model's counters. Read under the device lock, so one
+ * request in flight may delay it. */
+static int virtio_pci_device_describe(Device *dev, sd_json_variant **ret) {
+        VirtioPci *vp = dev->impl;
+        VirtioDevice *d = vp->dev;
+        sd_json_variant *queues = NULL, *counters = NULL;
+        VirtioCounter c[VIRTIO_COUNTERS_MAX];
+        size_t n = 0;
+        int r;
+
+        pthread_mutex_lock(&d->lock);
+        r = sd_json_build(&queues, SD_JSON_BUILD_EMPTY_ARRAY);
+        for (uint16_t q = 0; r >= 0 && q < d->n_queues; q++) {
+                const Virtqueue *vq = &d->vqs[q];
+                sd_json_variant *e = NULL;
+                r = sd_json_buildo(&e,
+                                   SD_JSON_BUILD_PAIR_UNSIGNED("size", vq->size),
+                                   SD_JSON_BUILD_PAIR_BOOLEAN("started", vq->started),
+                                   SD_JSON_BUILD_PAIR_UNSIGNED("popped", vq->n_popped),
+                                   SD_JSON_BUILD_PAIR_UNSIGNED("pushed", vq->n_pushed),
+                                   SD_JSON_BUILD_PAIR_CONDITION(vq->broken, "broken",
+                                                                SD_JSON_BUILD_STRING(vq->broken_reason ?: "yes")));
+                if (r >= 0)
+                        r = sd_json_variant_append_array(&queues, e);
+                sd_json_variant_unref(e);
+        }
+        if (d->ops->counters)
+                n = d->ops->counters(d, c, ELEMENTSOF(c));
+        if (r >= 0)
+                r = sd_json_build(&counters, SD_JSON_BUILD_EMPTY_OBJECT);
+        for (size_t i = 0; r >= 0 && i < n; i++)
+                r = sd_json_variant_set_field_unsigned(&counters, c[i].name, c[i].value);
+        if (r >= 0)
+                r = sd_json_buildo(ret,
+                                   SD_JSON_BUILD_PAIR_UNSIGNED("status", d->status),
+                                   SD_JSON_BUILD_PAIR_BOOLEAN("needsReset", d->status & VIRTIO_STATUS_NEEDS_RESET),
+                                   SD_JSON_BUILD_PAIR_UNSIGNED("features", d->features),
+                                   SD_JSON_BUILD_PAIR_VARIANT("queues", queues),
+                                   SD_JSON_BUILD_PAIR_VARIANT("counters", counters));
+        pthread_mutex_unlock(&d->lock);
+        sd_json_variant_unref(queues);
+        sd_json_variant_unref(counters);
+        return r;
+}
+
+static int virtio_pci_device_save(Device *d, StateWriter *w) {
+        return -EOPNOTSUPP; /* TEMP until the records land */
+}
+
+static int virtio_pci_device_restore(Device *d, StateReader *r) {
+        return -EOPNOTSUPP; /* TEMP */
+}
+
+static void virtio_pci_device_remove(Device *d) {
+        /* Taking the function off the bus is the first thing virtio_pci_free() does. */
+}
+
+static void virtio_pci_device_free(void *impl) {
+        virtio_pci_free(impl);
+}
+
+/* One table per model, so that the type says which ("virtio-blk", ...). */
+#define VIRTIO_PCI_DEVICE_OPS(model)                       \
+        {                                                  \
+                .type = model,                             \
+                .pause = virtio_pci_device_pause,          \
+                .resume = virtio_pci_device_resume,        \
+                .save = virtio_pci_device_save,            \
+                .restore = virtio_pci_device_restore,      \
+                .describe = virtio_pci_device_describe,    \
+                .remove = virtio_pci_device_remove,        \
+                .free = virtio_pci_device_free,            \
+        }
+
+static const DeviceOps ops_by_id[] = {
+        [VIRTIO_ID_NET] = VIRTIO_PCI_DEVICE_OPS("virtio-net"),
+        [VIRTIO_ID_BLOCK] = VIRTIO_PCI_DEVICE_OPS("virtio-blk"),
+        [VIRTIO_ID_RNG] = VIRTIO_PCI_DEVICE_OPS("virtio-rng"),
+};
+
+const DeviceOps *virtio_pci_device_ops(VirtioPci *vp) {
+        uint16_t id = vp->dev->ops->device_id;
+        assert(id < ELEMENTSOF(ops_by_id) && ops_by_id[id].type); /* a model without a table is our bug */
+        return &ops_by_id[id];
 }

@@ -7,6 +7,7 @@
  * Linux driver uses MSI-X whenever the device offers it. */
 
 #include "cleanup.h"
+#include "core/device.h"
 #include "device/pci/pci.h"
 #include "core/irq-routing.h"
 #include "device/virtio/virtio.h"
@@ -20,6 +21,8 @@ VirtioPci *virtio_pci_free(VirtioPci *vp);
 DEFINE_FREEP(VirtioPci, virtio_pci_free);
 
 VirtioDevice *virtio_pci_device(VirtioPci *vp);
+/* The Device (core/device.h) ops for vp, by its model; the Device then owns vp. */
+const DeviceOps *virtio_pci_device_ops(VirtioPci *vp);
 PciDevice *virtio_pci_pci_device(VirtioPci *vp);
 
 /* BAR layout, for tests. */
