@@ -19,6 +19,7 @@
 #include <unistd.h>
 
 #include "assemble.h"
+#include "core/thread.h"
 #include "console/console.h"
 #include "log.h"
 #include "control/notify.h"
@@ -486,6 +487,11 @@ static int run(int argc, char *argv[]) {
         log_debug("Control socket: %s.", varlink_server_is_listening(varlink) ? "io.sdvm.VM" : "none passed");
         (void) setup_terminal(&ctx);
 
+        /* The main thread's sandbox goes on before the first KVM_RUN, as each new thread's does before
+         * it runs (core/thread.h); none is set yet. */
+        r = thread_enter_main();
+        if (r < 0)
+                return log_error_errno(r, "Failed to sandbox the main thread: %m"), VMM_EXIT_FAILURE;
         r = vm_start(vm);
         if (r >= 0) {
                 (void) snprintf(detail, sizeof detail, "%u vCPU%s, %llu MiB", config->cpus,

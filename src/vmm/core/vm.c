@@ -302,6 +302,29 @@ VmStopReason vm_stop(Vm *vm) {
         return reason;
 }
 
+int vm_save(Vm *vm, StateWriter *w) {
+        int r;
+
+        if (vm_get_state(vm) != VM_STATE_PAUSED)
+                return -EBUSY;
+        r = vm->arch->save(vm, w);
+        if (r < 0)
+                return r;
+        return device_tree_save(vm->devices, w);
+}
+
+int vm_restore(Vm *vm, StateReader *r) {
+        VmState s = vm_get_state(vm);
+        int k;
+
+        if (s != VM_STATE_PAUSED && s != VM_STATE_CREATED)
+                return -EBUSY;
+        k = vm->arch->restore(vm, r);
+        if (k < 0)
+                return k;
+        return device_tree_restore(vm->devices, r);
+}
+
 VmStopReason vm_get_stop_reason(Vm *vm) {
         VmStopReason r;
 

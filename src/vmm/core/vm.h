@@ -18,6 +18,7 @@
 #include "core/bus.h"
 #include "core/device.h"
 #include "core/irq-routing.h"
+#include "core/state.h"
 #include "core/memory.h"
 #include "core/vcpu.h"
 #include "time-util.h"
@@ -55,6 +56,10 @@ typedef struct VmArch {
         uint64_t ram_high_start;
         /* After KVM_CREATE_VM, before guest memory and vCPUs exist; logs. */
         int (*init)(Vm *vm);
+        /* The VM-wide KVM state (x86: PIT, clock, irqchips) as records, with the vCPUs paused. restore()
+         * refuses a record it could not have written. */
+        int (*save)(Vm *vm, StateWriter *w);
+        int (*restore)(Vm *vm, StateReader *r);
 } VmArch;
 
 struct Vm {
@@ -104,6 +109,11 @@ int vm_resume(Vm *vm);
 void vm_request_stop(Vm *vm, VmStopReason reason);
 /* Main thread, after a stop request: joins the vCPU threads. Returns the reason. */
 VmStopReason vm_stop(Vm *vm);
+/* A paused VM's state: the architecture's VM-wide KVM state, then the device tree's records.
+ * -EBUSY unless paused. (The vCPUs' registers are not in it yet.) */
+int vm_save(Vm *vm, StateWriter *w);
+int vm_restore(Vm *vm, StateReader *r);
+
 /* Why the VM stops: VM_STOP_NONE before vm_request_stop(). */
 VmStopReason vm_get_stop_reason(Vm *vm);
 void vm_set_state(Vm *vm, VmState state);

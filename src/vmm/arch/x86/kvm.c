@@ -39,9 +39,49 @@ static int x86_vm_init(Vm *vm) {
         return 0;
 }
 
+static int x86_vm_save(Vm *vm, StateWriter *w) {
+        X86VmState st = { .version = X86_VM_STATE_VERSION };
+        struct kvm_clock_data clock = {};
+
+        if (ioctl(vm->fd, KVM_GET_PIT2, &st.pit) < 0 || ioctl(vm->fd, KVM_GET_CLOCK, &clock) < 0)
+                return -errno;
+        st.clock_ns = clock.clock;
+        for (uint32_t i = 0; i < ELEMENTSOF(st.chips); i++) {
+                st.chips[i].chip_id = i;
+                if (ioctl(vm->fd, KVM_GET_IRQCHIP, &st.chips[i]) < 0)
+                        return -errno;
+        }
+        return state_write(w, X86_VM_STATE_TAG, &st, sizeof st);
+}
+
+/* In the order KVM wants them: the PIT, the clock, then the irqchips. */
+static int x86_vm_restore(Vm *vm, StateReader *r) {
+        X86VmState st;
+        struct kvm_clock_data clock = {};
+        int k;
+
+        k = state_read(r, X86_VM_STATE_TAG, &st, sizeof st);
+        if (k < 0)
+                return k;
+        if (st.version != X86_VM_STATE_VERSION || st.reserved != 0)
+                return -EINVAL;
+        for (uint32_t i = 0; i < ELEMENTSOF(st.chips); i++)
+                if (st.chips[i].chip_id != i || st.chips[i].pad != 0)
+                        return -EINVAL;
+        clock.clock = st.clock_ns;
+        if (ioctl(vm->fd, KVM_SET_PIT2, &st.pit) < 0 || ioctl(vm->fd, KVM_SET_CLOCK, &clock) < 0)
+                return -errno;
+        for (uint32_t i = 0; i < ELEMENTSOF(st.chips); i++)
+                if (ioctl(vm->fd, KVM_SET_IRQCHIP, &st.chips[i]) < 0)
+                        return -errno;
+        return 0;
+}
+
 const VmArch x86_vm_arch = {
         .name = "x86_64",
         .ram_hole_start = X86_PCI_HOLE_START,
         .ram_high_start = X86_HIGH_RAM_START,
         .init = x86_vm_init,
+        .save = x86_vm_save,
+        .restore = x86_vm_restore,
 };
