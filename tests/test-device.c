@@ -13,6 +13,10 @@
 
 #include "core/device.h"
 #include "core/state.h"
+#include "device/i8042.h"
+#include "device/pci/pci.h"
+#include "device/pvpanic.h"
+#include "device/serial.h"
 #include "log.h"
 
 typedef struct Counter {
@@ -232,6 +236,74 @@ static void test_remove(void **state) {
         bus_done(&pio);
 }
 
+/* The real platform devices through their DeviceOps: a tree of them saved, restored into a second
+ * tree of the same devices, saved again, byte for byte; and the UART's pause holding host input. */
+static Device *platform_tree(Serial **ret_serial) {
+        Device *root = device_root_new();
+        Serial *s;
+        Pvpanic *p;
+        I8042 *k;
+        PciBus *b;
+
+        assert_int_equal(serial_new(NULL, NULL, NULL, &s), 0);
+        assert_int_equal(device_add(root, "com1", &serial_device_ops, s, DEVICE_ADDRESS_PORT, 0x3f8, NULL), 0);
+        assert_int_equal(pvpanic_new(NULL, NULL, &p), 0);
+        assert_int_equal(device_add(root, "pvpanic", &pvpanic_device_ops, p, DEVICE_ADDRESS_PORT, 0x505, NULL), 0);
+        assert_int_equal(i8042_new(NULL, NULL, &k), 0);
+        assert_int_equal(device_add(root, "reset", &i8042_device_ops, k, DEVICE_ADDRESS_PORT, 0x64, NULL), 0);
+        assert_int_equal(pci_bus_new(&(PciBusParams) { .mmio_base = 0xc0000000, .mmio_size = 0x20000000 }, NULL, NULL,
+                                     &b),
+                         0);
+        assert_int_equal(device_add(root, "pci0", &pci_bus_device_ops, b, DEVICE_ADDRESS_PORT, 0xcf8, NULL), 0);
+        *ret_serial = s;
+        return root;
+}
+
+static void io8(BusHandler h, void *dev, uint64_t off, uint8_t v) {
+        h(dev, off, &v, 1, true);
+}
+
+static void test_platform_round_trip(void **state) {
+        Serial *s1, *s2;
+        Device *a = platform_tree(&s1), *b = platform_tree(&s2);
+        StateWriter w1 = {}, w2 = {}, w3 = {};
+        StateReader r;
+        uint8_t v[4] = { 0x12, 0x34, 0x56, 0x80 };
+
+        /* state worth keeping: UART registers and a byte waiting in its FIFO, i8042's CTR, the 0xCF8 latch */
+        io8(serial_io, s1, SERIAL_REG_LCR, 0x03);
+        io8(serial_io, s1, SERIAL_REG_IER, SERIAL_IER_RDI);
+        io8(serial_io, s1, SERIAL_REG_SCR, 0x5a);
+        assert_int_equal(serial_receive(s1, (const uint8_t *) "x", 1), 1);
+        io8(i8042_cmd_io, device_find(a, "reset")->impl, 0, 0x60);
+        io8(i8042_data_io, device_find(a, "reset")->impl, 0, 0x45);
+        pci_bus_config_io(device_find(a, "pci0")->impl, 0, v, 4, true);
+
+        assert_int_equal(device_tree_save(a, &w1), 0);
+        assert_int_equal(device_tree_save(b, &w3), 0);
+        assert_true(w1.size != w3.size || memcmp(w1.data, w3.data, w1.size) != 0); /* a differs from fresh */
+        r = state_reader(w1.data, w1.size);
+        assert_int_equal(device_tree_restore(b, &r), 0);
+        assert_int_equal(device_tree_save(b, &w2), 0);
+        assert_int_equal(w1.size, w2.size);
+        assert_memory_equal(w1.data, w2.data, w1.size);
+
+        /* paused, the UART takes no host input; resumed, it does again (first the guest reads "x") */
+        uint8_t byte;
+        serial_io(s2, SERIAL_REG_RBR, &byte, 1, false);
+        assert_int_equal(byte, 'x');
+        assert_int_equal(device_tree_pause(b), 0);
+        assert_int_equal(serial_receive(s2, (const uint8_t *) "y", 1), 0);
+        device_tree_resume(b);
+        assert_int_equal(serial_receive(s2, (const uint8_t *) "y", 1), 1);
+
+        state_writer_done(&w1);
+        state_writer_done(&w2);
+        state_writer_done(&w3);
+        device_free(a);
+        device_free(b);
+}
+
 int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(test_walk_and_find),
@@ -239,6 +311,7 @@ int main(void) {
                 cmocka_unit_test(test_save_restore),
                 cmocka_unit_test(test_describe_and_list),
                 cmocka_unit_test(test_remove),
+                cmocka_unit_test(test_platform_round_trip),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }
