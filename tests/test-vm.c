@@ -7,11 +7,13 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
 #include <unistd.h>
 #include <cmocka.h>
 
+#include "cleanup.h"
 #include "log.h"
 #include "arch/x86/kvm.h"
 #include "core/vm.h"
@@ -106,8 +108,19 @@ static void test_pause_resume(void **state) {
         vm_free(vm);
 }
 
-/* The VM-wide KVM state (PIT, clock, irqchips) through vm_save()/vm_restore(): what comes back is
- * what went in, and a record KVM could not have written is refused before any ioctl. */
+/* The boot vCPU's rip in a saved state. */
+static uint64_t a_rip(const StateWriter *w) {
+        _cleanup_free_ X86VcpuState *c = malloc(sizeof *c);
+        X86VmState vs;
+        StateReader r = state_reader(w->data, w->size);
+        assert_int_equal(state_read(&r, X86_VM_STATE_TAG, &vs, sizeof vs), 0);
+        assert_int_equal(state_read(&r, X86_VCPU_STATE_TAG, c, sizeof *c), 0);
+        return c->regs.rip;
+}
+
+/* The VM-wide KVM state (PIT, clock, irqchips) and each vCPU's through vm_save()/vm_restore(): what
+ * comes back is what went in, a record KVM could not have written is refused before any ioctl, and a
+ * second VM restored from the first runs on where the first stopped. */
 static void test_vm_state(void **state) {
         StateWriter w1 = {}, w2 = {};
         StateReader r;
@@ -138,6 +151,20 @@ static void test_vm_state(void **state) {
                 assert_int_equal(a.pit.channels[i].mode, b.pit.channels[i].mode);
         }
         assert_true(b.clock_ns >= a.clock_ns);
+        for (int i = 0; i < 2; i++) {
+                _cleanup_free_ X86VcpuState *ca = malloc(sizeof *ca), *cb = malloc(sizeof *cb);
+                assert_int_equal(state_read(&r, X86_VCPU_STATE_TAG, cb, sizeof *cb), 0);
+                StateReader ra = state_reader(w1.data, w1.size);
+                assert_int_equal(state_read(&ra, X86_VM_STATE_TAG, &a, sizeof a), 0);
+                for (int j = 0; j <= i; j++)
+                        assert_int_equal(state_read(&ra, X86_VCPU_STATE_TAG, ca, sizeof *ca), 0);
+                assert_memory_equal(&ca->regs, &cb->regs, sizeof ca->regs);
+                assert_memory_equal(&ca->sregs, &cb->sregs, sizeof ca->sregs);
+                assert_int_equal(ca->mp.mp_state, cb->mp.mp_state);
+                assert_int_equal(ca->n_msrs, cb->n_msrs);
+                assert_true(ca->n_msrs > 10);
+        }
+        assert_int_equal(r.offset, r.size);
 
         /* hostile: wrong version, a chip id out of place, a truncated record */
         log_set_max_level(-1);
@@ -157,6 +184,25 @@ static void test_vm_state(void **state) {
         r = state_reader(w1.data, w1.size / 2);
         assert_int_equal(vm_restore(vm, &r), -EBADMSG);
         log_set_max_level(LOG_INFO);
+
+        /* A second VM with the same memory contents, restored from the first: it runs on. */
+        Vm *vm2 = NULL;
+        assert_int_equal(vm_new(&(VmParams) { .arch = &x86_vm_arch, .n_vcpus = 2, .memory = 128 << 20,
+                                              .start_usec = now_usec() },
+                                &vm2),
+                         0);
+        setup_guest(vm2);
+        struct kvm_regs regs2;
+        r = state_reader(w1.data, w1.size);
+        assert_int_equal(vm_restore(vm2, &r), 0);
+        assert_int_equal(ioctl(vm2->vcpus[0].fd, KVM_GET_REGS, &regs2), 0);
+        assert_int_equal(regs2.rip, a_rip(&w1));
+        uint64_t n = spins_now();
+        assert_int_equal(vm_start(vm2), 0);
+        assert_true(wait_spins_beyond(n));
+        vm_request_stop(vm2, VM_STOP_POWEROFF);
+        (void) vm_stop(vm2);
+        vm_free(vm2);
 
         assert_int_equal(vm_resume(vm), 0);
         assert_true(wait_spins_beyond(spins_now()));

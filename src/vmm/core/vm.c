@@ -235,12 +235,6 @@ int vm_pause(Vm *vm) {
         }
         vm->state = VM_STATE_PAUSED;
         pthread_mutex_unlock(&vm->lock);
-
-        /* Tell the guest's kvmclock that it was stopped on purpose, so that after a long pause its
-         * soft-lockup watchdog does not fire. EINVAL: the guest has not enabled kvmclock (yet). */
-        for (uint32_t i = 0; i < vm->n_vcpus; i++)
-                if (ioctl(vm->vcpus[i].fd, KVM_KVMCLOCK_CTRL, 0) < 0 && errno != EINVAL)
-                        log_debug_errno(errno, "KVM_KVMCLOCK_CTRL on vCPU %u failed: %m", i);
         return 0;
 }
 
@@ -257,10 +251,16 @@ int vm_resume(Vm *vm) {
                 resume = true;
         }
         pthread_mutex_unlock(&vm->lock);
-        if (resume) {
-                device_tree_resume(vm->devices);
-                request_all(vm, VCPU_STATE_RUNNING);
-        }
+        if (!resume)
+                return 0;
+        /* Just before the vCPUs run again (after a pause or a restore): tell the guest's kvmclock it was
+         * stopped on purpose, so that its soft-lockup watchdog does not fire. EINVAL: the guest has
+         * not enabled kvmclock (yet); other architectures have no such thing. */
+        for (uint32_t i = 0; i < vm->n_vcpus; i++)
+                if (ioctl(vm->vcpus[i].fd, KVM_KVMCLOCK_CTRL, 0) < 0 && errno != EINVAL && errno != ENOTTY)
+                        log_debug_errno(errno, "KVM_KVMCLOCK_CTRL on vCPU %u failed: %m", i);
+        device_tree_resume(vm->devices);
+        request_all(vm, VCPU_STATE_RUNNING);
         return 0;
 }
 
@@ -308,6 +308,8 @@ int vm_save(Vm *vm, StateWriter *w) {
         if (vm_get_state(vm) != VM_STATE_PAUSED)
                 return -EBUSY;
         r = vm->arch->save(vm, w);
+        for (uint32_t i = 0; r >= 0 && i < vm->n_vcpus; i++)
+                r = vm->arch->vcpu_save(vm, &vm->vcpus[i], w);
         if (r < 0)
                 return r;
         return device_tree_save(vm->devices, w);
@@ -320,6 +322,8 @@ int vm_restore(Vm *vm, StateReader *r) {
         if (s != VM_STATE_PAUSED && s != VM_STATE_CREATED)
                 return -EBUSY;
         k = vm->arch->restore(vm, r);
+        for (uint32_t i = 0; k >= 0 && i < vm->n_vcpus; i++)
+                k = vm->arch->vcpu_restore(vm, &vm->vcpus[i], r);
         if (k < 0)
                 return k;
         return device_tree_restore(vm->devices, r);

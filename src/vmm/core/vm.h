@@ -60,6 +60,10 @@ typedef struct VmArch {
          * refuses a record it could not have written. */
         int (*save)(Vm *vm, StateWriter *w);
         int (*restore)(Vm *vm, StateReader *r);
+        /* One paused vCPU's registers and in-kernel state (x86: MP state, registers, FPU/XSAVE, XCRs,
+         * debug registers, local APIC, MSRs, pending events), from and into its own fd. */
+        int (*vcpu_save)(Vm *vm, Vcpu *v, StateWriter *w);
+        int (*vcpu_restore)(Vm *vm, Vcpu *v, StateReader *r);
 } VmArch;
 
 struct Vm {
@@ -109,8 +113,8 @@ int vm_resume(Vm *vm);
 void vm_request_stop(Vm *vm, VmStopReason reason);
 /* Main thread, after a stop request: joins the vCPU threads. Returns the reason. */
 VmStopReason vm_stop(Vm *vm);
-/* A paused VM's state: the architecture's VM-wide KVM state, then the device tree's records.
- * -EBUSY unless paused. (The vCPUs' registers are not in it yet.) */
+/* A paused VM's state: the architecture's VM-wide KVM state, each vCPU's, then the device tree's
+ * records. -EBUSY unless paused (or, for restore, not started yet). Guest RAM is not in it. */
 int vm_save(Vm *vm, StateWriter *w);
 int vm_restore(Vm *vm, StateReader *r);
 
