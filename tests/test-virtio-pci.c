@@ -205,6 +205,8 @@ static uint32_t submit(T *t, uint16_t head) {
 static void setup_bus(T *t) {
         *t = (T) {};
         avail_idx = 0;
+        assert_int_equal(bus_init(&t->pio), 0);
+        assert_int_equal(bus_init(&t->mmio), 0);
         assert_int_equal(guest_memory_new(RAM, 0xc0000000ULL, 0x100000000ULL, &t->mem), 0);
         assert_int_equal(pci_bus_new(&(PciBusParams) { .mmio_base = MMIO_BASE, .mmio_size = MMIO_SIZE }, &t->pio,
                                      &t->mmio, &t->pci),

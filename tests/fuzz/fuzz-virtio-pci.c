@@ -485,6 +485,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
                 .regions = { { .gpa = 0, .size = LOW_SIZE, .host = low },
                              { .gpa = HIGH_GPA, .size = HIGH_SIZE, .host = high } },
         };
+        check(bus_init(&f.pio) == 0 && bus_init(&f.mmio) == 0);
         check(pci_bus_new(&(PciBusParams) { .mmio_base = MMIO_BASE, .mmio_size = MMIO_SIZE }, &f.pio,
                           &f.mmio, &f.pci) == 0);
 

@@ -16,7 +16,7 @@ const char *vcpu_exit_kind_to_string(VcpuExitKind k) {
         return k >= 0 && k < _VCPU_EXIT_KIND_MAX ? exit_kind_names[k] : NULL;
 }
 
-static VcpuExitAction handle_io(struct kvm_run *run, size_t run_size, const Bus *pio, VcpuExitStats *stats) {
+static VcpuExitAction handle_io(struct kvm_run *run, size_t run_size, Bus *pio, VcpuExitStats *stats) {
         uint32_t size = run->io.size, count = run->io.count;
         uint64_t off = run->io.data_offset;
         bool write = run->io.direction == KVM_EXIT_IO_OUT;
@@ -39,7 +39,7 @@ static VcpuExitAction handle_io(struct kvm_run *run, size_t run_size, const Bus 
         return VCPU_EXIT_CONTINUE;
 }
 
-VcpuExitAction vcpu_exit_dispatch(struct kvm_run *run, size_t run_size, const Bus *pio, const Bus *mmio,
+VcpuExitAction vcpu_exit_dispatch(struct kvm_run *run, size_t run_size, Bus *pio, Bus *mmio,
                                   VcpuExitStats *stats) {
         switch (run->exit_reason) {
         case KVM_EXIT_IO:

@@ -99,6 +99,8 @@ int vm_new(const VmParams *p, Vm **ret) {
         vm->start_usec = p->start_usec;
         vm->arch = p->arch;
         assert(vm->arch);
+        if (bus_init(&vm->pio) < 0 || bus_init(&vm->mmio) < 0)
+                return log_oom();
 
         vm->kvm_fd = open("/dev/kvm", O_RDWR | O_CLOEXEC);
         if (vm->kvm_fd < 0)
