@@ -9,6 +9,7 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -16,6 +17,7 @@
 #include <unistd.h>
 #include <cmocka.h>
 
+#include "capture.h"
 #include "core/bus.h"
 #include "device/pci/pci.h"
 #include "backend/disk.h"
@@ -34,6 +36,7 @@
 #define USED 0x102000ULL
 #define BUFS 0x200000ULL
 #define QSTRIDE 0x10000ULL /* between the rings of queue q and q + 1 */
+#define SHARE (MMIO_SIZE / PCI_SLOTS) /* each slot's part of the window, for its BARs */
 
 typedef struct T {
         Bus pio, mmio;
@@ -227,6 +230,117 @@ static void test_host_bridge_and_absent(void **state) {
         bus_done(&t.pio);
         bus_done(&t.mmio);
         guest_memory_free(t.mem);
+}
+
+static void teardown_bus(T *t) {
+        pci_bus_free(t->pci);
+        bus_done(&t->pio);
+        bus_done(&t->mmio);
+        guest_memory_free(t->mem);
+}
+
+typedef struct Moves {
+        unsigned n;
+        unsigned bar[8];
+        uint64_t addr[8];
+} Moves;
+
+static void record_move(void *opaque, unsigned bar, uint64_t addr) {
+        Moves *m = opaque;
+        if (m->n < 8) {
+                m->bar[m->n] = bar;
+                m->addr[m->n] = addr;
+        }
+        m->n++;
+}
+
+static const PciDeviceOps record_ops = { .bar_moved = record_move };
+
+/* Slots: the lowest free one, or the one asked for; BARs in the slot's share; both free again once the
+ * device is removed. */
+static void test_pci_slots(void **state) {
+        PciDevice *a, *b, *c, *d[PCI_SLOTS];
+        PciBus *bad;
+        Moves moves = {};
+        Capture cap;
+        char *log;
+        T t;
+
+        /* Windows that do not split into aligned power-of-two shares below 4 GiB. */
+        capture_begin(&cap);
+        assert_int_equal(pci_bus_new(&(PciBusParams) { .mmio_base = MMIO_BASE, .mmio_size = 3 << 20 }, NULL, NULL,
+                                     &bad),
+                         -EINVAL);
+        assert_int_equal(pci_bus_new(&(PciBusParams) { .mmio_base = MMIO_BASE + 4096, .mmio_size = MMIO_SIZE },
+                                     NULL, NULL, &bad),
+                         -EINVAL);
+        assert_int_equal(pci_bus_new(&(PciBusParams) { .mmio_base = MMIO_BASE, .mmio_size = 64 << 10 }, NULL, NULL,
+                                     &bad),
+                         -EINVAL);
+        assert_int_equal(pci_bus_new(&(PciBusParams) { .mmio_base = 0xf0000000, .mmio_size = MMIO_SIZE }, NULL,
+                                     NULL, &bad),
+                         -EINVAL);
+        log = capture_end(&cap);
+        assert_non_null(strstr(log, "PCI window 0xc0000000+0x300000 does not split into 32 aligned slot shares "
+                                    "below 4 GiB\n"));
+        free(log);
+
+        setup_bus(&t);
+        assert_int_equal(pci_bus_add_device(t.pci, 0x1af4, 0x1044, 0xff0000, &record_ops, &moves, &a), 0);
+        assert_int_equal(a->slot, 1);
+        assert_int_equal(pci_bus_add_device_at(t.pci, 5, 0x1af4, 0x1044, 0xff0000, NULL, NULL, &b), 0);
+        assert_int_equal(b->slot, 5);
+        assert_int_equal(pci_bus_add_device_at(t.pci, 5, 0x1af4, 0x1044, 0xff0000, NULL, NULL, &c), -EBUSY);
+        assert_int_equal(pci_bus_add_device_at(t.pci, 0, 0x1af4, 0x1044, 0xff0000, NULL, NULL, &c), -EBUSY);
+        assert_int_equal(pci_bus_add_device_at(t.pci, PCI_SLOTS, 0x1af4, 0x1044, 0xff0000, NULL, NULL, &c),
+                         -EINVAL);
+        assert_int_equal(pci_bus_add_device(t.pci, 0x1af4, 0x1044, 0xff0000, NULL, NULL, &c), 0);
+        assert_int_equal(c->slot, 2);
+
+        /* BARs: naturally aligned in the slot's share, which they cannot leave. */
+        assert_int_equal(pci_device_add_bar(a, 0, 4096), 0);
+        assert_int_equal(pci_device_add_bar(a, 1, 0x8000), 0);
+        assert_int_equal(pci_config_get(a, PCI_BAR0, 4), MMIO_BASE + SHARE);
+        assert_int_equal(pci_config_get(a, PCI_BAR0 + 4, 4), MMIO_BASE + SHARE + 0x8000);
+        assert_int_equal(pci_device_add_bar(a, 2, SHARE), -ENOSPC);
+        assert_int_equal(pci_device_add_bar(b, 0, SHARE), 0);
+        assert_int_equal(pci_config_get(b, PCI_BAR0, 4), MMIO_BASE + 5 * SHARE);
+        assert_int_equal(pci_device_add_bar(b, 1, 4096), -ENOSPC);
+        assert_int_equal(pci_device_add_bar(c, 0, 2 * SHARE), -ENOSPC);
+
+        /* Removal tells the device that its decoding BARs stop, and only those. */
+        cfg_write(&t, 1, PCI_COMMAND, PCI_COMMAND_MEMORY, 2);
+        assert_int_equal(moves.n, 2);
+        cfg_write(&t, 1, PCI_BAR0 + 4, 0xffffffff, 4); /* sizing: BAR 1 decodes nowhere */
+        assert_int_equal(moves.n, 3);
+        assert_int_equal(moves.addr[2], 0);
+        moves = (Moves) {};
+        pci_bus_remove_device(t.pci, a);
+        assert_int_equal(moves.n, 1);
+        assert_int_equal(moves.bar[0], 0);
+        assert_int_equal(moves.addr[0], 0);
+        assert_int_equal(cfg_read(&t, 1, PCI_VENDOR_ID, 4), 0xffffffff);
+        pci_bus_remove_device(t.pci, NULL);
+
+        /* Slot 1 and its share are free again. */
+        assert_int_equal(pci_bus_add_device(t.pci, 0x1af4, 0x1041, 0x020000, NULL, NULL, &a), 0);
+        assert_int_equal(a->slot, 1);
+        assert_int_equal(pci_device_add_bar(a, 0, SHARE), 0);
+        assert_int_equal(pci_config_get(a, PCI_BAR0, 4), MMIO_BASE + SHARE);
+        assert_int_equal(cfg_read(&t, 1, PCI_DEVICE_ID, 2), 0x1041);
+
+        /* Fill the bus: 28 more, then no slot is left. */
+        for (unsigned i = 0; i < PCI_SLOTS - 4; i++)
+                assert_int_equal(pci_bus_add_device(t.pci, 0x1af4, 0x1044, 0xff0000, NULL, NULL, &d[i]), 0);
+        assert_int_equal(d[0]->slot, 3);
+        assert_int_equal(d[PCI_SLOTS - 5]->slot, PCI_SLOTS - 1);
+        assert_int_equal(pci_bus_add_device(t.pci, 0x1af4, 0x1044, 0xff0000, NULL, NULL, &d[PCI_SLOTS - 4]),
+                         -ENOSPC);
+        pci_bus_remove_device(t.pci, d[10]);
+        assert_int_equal(pci_bus_add_device(t.pci, 0x1af4, 0x1044, 0xff0000, NULL, NULL, &d[10]), 0);
+        assert_int_equal(d[10]->slot, 14);
+
+        teardown_bus(&t); /* frees what is left in the slots */
 }
 
 static void test_blk(void **state) {
@@ -522,6 +636,7 @@ static void test_net(void **state) {
 int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(test_host_bridge_and_absent),
+                cmocka_unit_test(test_pci_slots),
                 cmocka_unit_test(test_blk),
                 cmocka_unit_test(test_blk_read_only),
                 cmocka_unit_test(test_rng_msix_and_hostile),
