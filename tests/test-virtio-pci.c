@@ -633,10 +633,75 @@ static void test_net(void **state) {
         guest_memory_free(t.mem);
 }
 
+/* Three devices, the middle one (driver bound) removed, another added: it takes the freed slot and BAR
+ * share, the removed one answers nothing, the others carry on. */
+static void test_remove_and_reuse(void **state) {
+        static const uint8_t mac[6] = { 0x02, 0x53, 0x44, 0x56, 0x4d, 0x02 };
+        uint8_t buf[64] = {}, zero[64] = {};
+        VirtioDevice *dev;
+        VirtioPci *vp[3], *net;
+        uint64_t bar[3];
+        int sp[2];
+        T t;
+
+        setup_bus(&t);
+        for (unsigned i = 0; i < 3; i++) {
+                char id[8];
+                snprintf(id, sizeof id, "rng%u", i);
+                assert_int_equal(virtio_rng_new(t.mem, id, &dev), 0);
+                assert_int_equal(virtio_pci_new(t.pci, NULL, -EBADF, dev, &vp[i]), 0);
+                assert_int_equal(virtio_device_start_thread(virtio_pci_device(vp[i])), 0);
+                assert_int_equal(virtio_pci_pci_device(vp[i])->slot, 1 + i);
+                probe(&t, 1 + i, 0x1044);
+                bar[i] = t.bar;
+                assert_int_equal(bar[i], MMIO_BASE + (1 + i) * SHARE);
+        }
+        t.bar = bar[1];
+        bring_up(&t);
+
+        virtio_pci_free(vp[1]);
+        /* Gone from config space and from the window: reads are all-ones, writes go nowhere. */
+        assert_int_equal(cfg_read(&t, 2, PCI_VENDOR_ID, 4), 0xffffffff);
+        assert_int_equal(bar_read(&t, 0x12, 2), 0xffff);
+        assert_int_equal(bar_read(&t, 0x14, 1), 0xff);
+        assert_int_equal(bar_read(&t, VIRTIO_PCI_MSIX_TABLE_OFFSET, 4), 0xffffffff);
+        bar_write(&t, 0x14, 0, 1);
+
+        /* The neighbours still work: the one after it serves a request. */
+        t.bar = bar[0];
+        assert_int_equal(bar_read(&t, 0x12, 2), 1);
+        assert_int_equal(cfg_read(&t, 3, PCI_VENDOR_ID, 2), 0x1af4);
+        t.bar = bar[2];
+        t.slot = 3;
+        bring_up(&t);
+        put_desc(&t, 0, BUFS, sizeof buf, 2, 0);
+        assert_int_equal(submit(&t, 0), sizeof buf);
+        assert_int_equal(guest_read(t.mem, BUFS, buf, sizeof buf), 0);
+        assert_memory_not_equal(buf, zero, sizeof buf);
+
+        /* A new device takes the freed slot and its share, and works. */
+        assert_int_equal(socketpair(AF_UNIX, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0, sp), 0);
+        assert_int_equal(virtio_net_new(t.mem, "net0", sp[0], mac, &dev), 0);
+        assert_int_equal(virtio_pci_new(t.pci, NULL, -EBADF, dev, &net), 0);
+        assert_int_equal(virtio_device_start_thread(virtio_pci_device(net)), 0);
+        assert_int_equal(virtio_pci_pci_device(net)->slot, 2);
+        probe(&t, 2, 0x1041);
+        assert_int_equal(t.bar, bar[1]);
+        assert_int_equal(bar_read(&t, 0x12, 2), 2);
+        assert_int_equal(bar_read(&t, VIRTIO_PCI_DEVICE_OFFSET, 1), mac[0]);
+
+        virtio_pci_free(net);
+        virtio_pci_free(vp[0]);
+        virtio_pci_free(vp[2]);
+        close(sp[1]);
+        teardown_bus(&t);
+}
+
 int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(test_host_bridge_and_absent),
                 cmocka_unit_test(test_pci_slots),
+                cmocka_unit_test(test_remove_and_reuse),
                 cmocka_unit_test(test_blk),
                 cmocka_unit_test(test_blk_read_only),
                 cmocka_unit_test(test_rng_msix_and_hostile),
