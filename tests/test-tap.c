@@ -25,6 +25,7 @@
 
 #include "capture.h"
 #include "backend/tap.h"
+#include "vm-config.h"
 
 static int open_tap(const char *tap, const char *bridge, int *ret_fd, char **ret_log) {
         VmNetwork n = {.tap = (char *) tap, .bridge = (char *) bridge, .line = 9};
@@ -159,6 +160,30 @@ static void test_bridge(void **state) {
         check_error("sdvm-t2", "lo", -EOPNOTSUPP, "Bridge=lo is not a bridge");
 }
 
+/* The opener on plain parameters, as for a network added at run time: the label is the caller's. */
+static void test_open_name(void **state) {
+        char *log, *m;
+        Capture c;
+        int fd = -EBADF, fd2 = -EBADF;
+
+        make_bridge("sdvm-br3");
+        capture_begin(&c);
+        assert_int_equal(tap_open_name("sdvm-t4", "sdvm-br3", "net1", &fd), 0);
+        assert_int_equal(tap_open_name("sdvm-t4", NULL, "net1", &fd2), -EBUSY);
+        assert_int_equal(tap_open_name("sdvm-too-long-a-name", NULL, "net2", &fd2), -EINVAL);
+        log = capture_end(&c);
+        assert_string_equal(log, "net1: the tap is in use by another process\nnet2: interface name too long\n");
+        free(log);
+        assert_true(fd >= 0);
+        assert_int_equal(fd2, -EBADF);
+        m = master_of("sdvm-t4");
+        assert_non_null(m);
+        assert_string_equal(m, "sdvm-br3");
+        free(m);
+        assert_true(ifflags("sdvm-t4") & IFF_UP);
+        close(fd);
+}
+
 /* Clears CAP_NET_ADMIN from the effective set (on = false) or raises it again (on = true). */
 static void cap_net_admin(bool on) {
         struct __user_cap_header_struct h = {.version = _LINUX_CAPABILITY_VERSION_3};
@@ -186,6 +211,7 @@ int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(test_create),
                 cmocka_unit_test(test_bridge),
+                cmocka_unit_test(test_open_name),
                 cmocka_unit_test(test_no_capability),
         };
         int fd;

@@ -343,6 +343,15 @@ static void test_pci_slots(void **state) {
         teardown_bus(&t); /* frees what is left in the slots */
 }
 
+static Disk *open_disk(const char *path, bool read_only) {
+        Disk *disk;
+        int fd;
+
+        assert_int_equal(disk_open_path(path, read_only, "disk0", &fd), 0);
+        assert_int_equal(disk_new(fd, &(DiskParams) { .label = "disk0", .read_only = read_only }, &disk), 0);
+        return disk;
+}
+
 static void test_blk(void **state) {
         char path[] = "/var/tmp/test-virtio-pci-XXXXXX";
         int fd = mkstemp(path);
@@ -356,7 +365,7 @@ static void test_blk(void **state) {
         assert_int_equal(ftruncate(fd, 1 << 20), 0);
         close(fd);
         setup_bus(&t);
-        assert_int_equal(disk_open(&(VmDisk) { .path = path, .serial = (char *) "s1", .line = 1 }, 0, -EBADF, &disk), 0);
+        disk = open_disk(path, false);
         assert_int_equal(virtio_blk_new(t.mem, "disk0", disk, "serial-0123456789abcdef", &dev), 0);
         assert_int_equal(virtio_pci_new(t.pci, NULL, -EBADF, dev, &vp), 0);
         assert_int_equal(virtio_device_start_thread(virtio_pci_device(vp)), 0);
@@ -457,9 +466,7 @@ static void test_blk_read_only(void **state) {
         assert_int_equal(ftruncate(fd, 64 << 10), 0);
         close(fd);
         setup_bus(&t);
-        assert_int_equal(disk_open(&(VmDisk) { .path = path, .read_only = true, .serial = (char *) "ro", .line = 1 },
-                                   0, -EBADF, &disk),
-                         0);
+        disk = open_disk(path, true);
         assert_int_equal(virtio_blk_new(t.mem, "disk0", disk, "ro", &dev), 0);
         assert_int_equal(virtio_pci_new(t.pci, NULL, -EBADF, dev, &vp), 0);
         assert_int_equal(virtio_device_start_thread(virtio_pci_device(vp)), 0);
