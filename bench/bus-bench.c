@@ -56,7 +56,7 @@ static void *run(void *arg) {
 int main(int argc, char **argv) {
         static const struct {
                 uint64_t base, len;
-        } ranges[] = { { 0x60, 1 }, { 0x64, 1 }, { 0x505, 1 }, { 0x600, 3 }, { 0x80, 1 }, { 0xcf8, 8 }, { 0x3f8, 8 } };
+        } ranges[] = {{0x60, 1}, {0x64, 1}, {0x505, 1}, {0x600, 3}, {0x80, 1}, {0xcf8, 8}, {0x3f8, 8}};
         static uint8_t regs[sizeof ranges / sizeof ranges[0]];
         unsigned threads = argc > 1 ? (unsigned) strtoul(argv[1], NULL, 0) : 1;
         pthread_t tid[64];
@@ -81,7 +81,8 @@ int main(int argc, char **argv) {
                 pthread_join(tid[i], NULL);
                 total += ns[i];
         }
-        printf("{\"lock\": \"%s\", \"threads\": %u, \"dispatches_per_thread\": %lu, \"ns_per_dispatch\": %.2f}\n",
+        printf("{\"lock\": \"%s\", \"threads\": %u, \"dispatches_per_thread\": %lu, "
+               "\"ns_per_dispatch\": %.2f}\n",
                VARIANT, threads, dispatches, (double) total / threads / dispatches);
         pthread_barrier_destroy(&start);
         bus_done(&bus);

@@ -65,7 +65,7 @@ static void test_remove_reuse(void **state) {
         assert_int_equal(again, gsi[1]);
         assert_true(fd_open(fd_again));
         assert_int_equal(irq_routing_set_msi(r, again, 0xfee00000, 0x43, true), 0);
-        assert_int_equal(write(fd_again, &(uint64_t) { 1 }, 8), 8);
+        assert_int_equal(write(fd_again, &(uint64_t){1}, 8), 8);
 
         /* A removed source whose route was never set needs no commit. */
         assert_int_equal(irq_routing_remove_msi(r, gsi[0]), 0);
@@ -83,7 +83,7 @@ static void test_msix_done(void **state) {
 
         assert_int_equal(irq_routing_new(vm_fd, &r), 0);
         assert_int_equal(irq_routing_add_msi(r, &gsi, &fd), 0); /* GSI0, held throughout */
-        assert_int_equal(pci_bus_new(&(PciBusParams) { .mmio_base = 0xc0000000, .mmio_size = 0x20000000 }, NULL,
+        assert_int_equal(pci_bus_new(&(PciBusParams){.mmio_base = 0xc0000000, .mmio_size = 0x20000000}, NULL,
                                      NULL, &bus),
                          0);
         assert_int_equal(pci_bus_add_device(bus, 0x1af4, 0x1044, 0xff0000, NULL, NULL, &pci), 0);

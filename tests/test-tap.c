@@ -172,7 +172,8 @@ static void test_open_name(void **state) {
         assert_int_equal(tap_open_name("sdvm-t4", NULL, "net1", &fd2), -EBUSY);
         assert_int_equal(tap_open_name("sdvm-too-long-a-name", NULL, "net2", &fd2), -EINVAL);
         log = capture_end(&c);
-        assert_string_equal(log, "net1: the tap is in use by another process\nnet2: interface name too long\n");
+        assert_string_equal(log, "net1: the tap is in use by another process\n"
+                                 "net2: interface name too long\n");
         free(log);
         assert_true(fd >= 0);
         assert_int_equal(fd2, -EBADF);

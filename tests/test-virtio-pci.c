@@ -256,11 +256,18 @@ static void record_move(void *opaque, unsigned bar, uint64_t addr) {
 
 static const PciDeviceOps record_ops = { .bar_moved = record_move };
 
+static int bad_window(uint64_t base, uint64_t size) {
+        PciBus *b = NULL;
+        int r = pci_bus_new(&(PciBusParams) { .mmio_base = base, .mmio_size = size }, NULL, NULL, &b);
+
+        assert_null(b);
+        return r;
+}
+
 /* Slots: the lowest free one, or the one asked for; BARs in the slot's share; both free again once the
  * device is removed. */
 static void test_pci_slots(void **state) {
         PciDevice *a, *b, *c, *d[PCI_SLOTS];
-        PciBus *bad;
         Moves moves = {};
         Capture cap;
         char *log;
@@ -268,18 +275,10 @@ static void test_pci_slots(void **state) {
 
         /* Windows that do not split into aligned power-of-two shares below 4 GiB. */
         capture_begin(&cap);
-        assert_int_equal(pci_bus_new(&(PciBusParams) { .mmio_base = MMIO_BASE, .mmio_size = 3 << 20 }, NULL, NULL,
-                                     &bad),
-                         -EINVAL);
-        assert_int_equal(pci_bus_new(&(PciBusParams) { .mmio_base = MMIO_BASE + 4096, .mmio_size = MMIO_SIZE },
-                                     NULL, NULL, &bad),
-                         -EINVAL);
-        assert_int_equal(pci_bus_new(&(PciBusParams) { .mmio_base = MMIO_BASE, .mmio_size = 64 << 10 }, NULL, NULL,
-                                     &bad),
-                         -EINVAL);
-        assert_int_equal(pci_bus_new(&(PciBusParams) { .mmio_base = 0xf0000000, .mmio_size = MMIO_SIZE }, NULL,
-                                     NULL, &bad),
-                         -EINVAL);
+        assert_int_equal(bad_window(MMIO_BASE, 3 << 20), -EINVAL);
+        assert_int_equal(bad_window(MMIO_BASE + 4096, MMIO_SIZE), -EINVAL);
+        assert_int_equal(bad_window(MMIO_BASE, 64 << 10), -EINVAL);
+        assert_int_equal(bad_window(0xf0000000, MMIO_SIZE), -EINVAL);
         log = capture_end(&cap);
         assert_non_null(strstr(log, "PCI window 0xc0000000+0x300000 does not split into 32 aligned slot shares "
                                     "below 4 GiB\n"));

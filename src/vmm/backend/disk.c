@@ -146,7 +146,7 @@ int disk_open(const VmDisk *vd, unsigned index, int inherited_fd, Disk **ret) {
                 if (r < 0)
                         return r;
         }
-        return disk_new(TAKE_FD(fd), &(DiskParams) {.label = label, .read_only = vd->read_only}, ret);
+        return disk_new(TAKE_FD(fd), &(DiskParams){.label = label, .read_only = vd->read_only}, ret);
 }
 
 static int check_range(const Disk *d, uint64_t offset, uint64_t length) {

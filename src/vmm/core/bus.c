@@ -101,7 +101,8 @@ int bus_unregister(Bus *bus, uint64_t base) {
         for (size_t i = 0; i < bus->n_ranges; i++) {
                 if (bus->ranges[i].base != base)
                         continue;
-                memmove(&bus->ranges[i], &bus->ranges[i + 1], (bus->n_ranges - i - 1) * sizeof bus->ranges[0]);
+                memmove(&bus->ranges[i], &bus->ranges[i + 1],
+                        (bus->n_ranges - i - 1) * sizeof bus->ranges[0]);
                 bus->n_ranges--;
                 ret = 0;
                 break;

@@ -12,16 +12,16 @@
  *
  * Why a lock and not an RCU-like scheme (a published immutable array and per-reader quiescent states):
  * the read lock is two atomic operations on the exit path. bench/bus-bench.sh measured a dispatch at
- * 16 ns with it against 5 ns without, and 70 ns when two threads dispatch nonstop and bounce the lock's
- * cache line: small against the microseconds of a KVM exit to userspace, and the hot paths (virtio
- * kicks, MSIs) do not exit to userspace at all. RCU would save those ns, at the price of registering
+ * 16 ns with it against 5 ns without, and 30-75 ns when two threads dispatch nonstop and bounce the
+ * lock's cache line: small against the microseconds of a KVM exit to userspace, and the hot paths
+ * (virtio kicks, MSIs) do not exit to userspace at all. RCU would save those ns, at the price of registering
  * every reader thread and of grace periods; not worth it here.
  *
  * The rules that follow from holding the lock across the handler:
- *   - a handler must never call bus_register() or bus_unregister() (on any bus: the write lock would
- *     wait for the read lock its own thread holds, forever), nor bus_dispatch() on its own bus (a
- *     remover queued in between would make the second read lock wait for the remover, which waits for
- *     the first: the lock is not recursive);
+ *   - a handler must never call bus_register() or bus_unregister(): on its own bus the write lock
+ *     waits forever for the read lock its own thread holds; on another, two such handlers can wait
+ *     for each other. Nor bus_dispatch() on its own bus: a remover queued in between makes the second
+ *     read lock wait for the remover, which waits for the first (the lock is not recursive);
  *   - bus_register() and bus_unregister() must not be called with a lock held that a handler may take
  *     (a device's or the PCI bus's lock): the handler would wait for it while holding the read lock
  *     that the caller waits for. */

@@ -268,8 +268,8 @@ int pci_bus_new(const PciBusParams *p, Bus *pio, Bus *mmio, PciBus **ret) {
         int r;
 
         share = p->mmio_size / PCI_SLOTS;
-        if (p->mmio_size % PCI_SLOTS != 0 || share < 4096 || (share & (share - 1)) || p->mmio_base % share != 0 ||
-            p->mmio_base + p->mmio_size > UINT64_C(1) << 32)
+        if (p->mmio_size % PCI_SLOTS != 0 || share < 4096 || (share & (share - 1)) ||
+            p->mmio_base % share != 0 || p->mmio_base + p->mmio_size > UINT64_C(1) << 32)
                 return log_error_errno(EINVAL,
                                        "PCI window 0x%llx+0x%llx does not split into %d aligned slot shares "
                                        "below 4 GiB",
@@ -283,8 +283,8 @@ int pci_bus_new(const PciBusParams *p, Bus *pio, Bus *mmio, PciBus **ret) {
         b->mmio_size = p->mmio_size;
         b->share = share;
 
-        r = pci_bus_add_device_at(b, 0, PCI_HOST_BRIDGE_VENDOR, PCI_HOST_BRIDGE_DEVICE, PCI_CLASS_BRIDGE_HOST, NULL,
-                               NULL, NULL);
+        r = pci_bus_add_device_at(b, 0, PCI_HOST_BRIDGE_VENDOR, PCI_HOST_BRIDGE_DEVICE,
+                                  PCI_CLASS_BRIDGE_HOST, NULL, NULL, NULL);
         if (r < 0)
                 return log_error_errno(r, "Failed to add the PCI host bridge: %m");
         if (pio) {
