@@ -220,6 +220,7 @@ static void test_remove(void **state) {
         Bus pio = {};
         uint8_t data[1];
 
+        assert_int_equal(bus_init(&pio), 0);
         assert_int_equal(device_add_range(device_find(root, "b"), &pio, 0x10, 4, nop_io, NULL, "b"), 0);
         assert_int_equal(device_add_range(bus, &pio, 0x20, 4, nop_io, NULL, "bus"), 0);
         assert_true(bus_dispatch(&pio, 0x10, data, 1, false));

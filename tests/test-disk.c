@@ -36,15 +36,20 @@ static void make_image(const char *path, uint64_t size) {
         close(fd);
 }
 
-/* disk_open() of path as [Disk] #(index+1) on line 7; returns its result and what it logged. */
+/* path (or fd, if >= 0) as vmm opens [Disk] #(index+1) on line 7: disk_open_path() unless an fd was
+ * passed, then disk_new(), labelled as the config entry; returns its result and what it logged. */
 static int open_disk(const char *path, bool read_only, unsigned index, int fd, Disk **ret, char **ret_log) {
-        VmDisk vd = {.path = (char *) path, .read_only = read_only, .serial = (char *) "s", .line = 7};
+        char label[256];
         Capture c;
-        int r;
+        int r = 0;
 
+        (void) snprintf(label, sizeof label, "[Disk] #%u (%s, line 7)", index + 1, path);
         *ret = NULL;
         capture_begin(&c);
-        r = disk_open(&vd, index, fd, ret);
+        if (fd < 0)
+                r = disk_open_path(path, read_only, label, &fd);
+        if (r >= 0)
+                r = disk_new(fd, &(DiskParams) { .label = label, .read_only = read_only }, ret);
         *ret_log = capture_end(&c);
         return r;
 }
@@ -95,7 +100,6 @@ static void test_open(void **state) {
         assert_true(d->size == MIB);
         assert_false(d->read_only);
         assert_false(d->block_device);
-        assert_int_equal(d->index, 0);
         snprintf(label, sizeof label, "[Disk] #1 (%s, line 7)", image);
         assert_string_equal(d->label, label);
         assert_int_equal(fcntl(d->fd, F_GETFL) & (O_ACCMODE | O_NONBLOCK), O_RDWR);
@@ -173,6 +177,134 @@ static void test_lock(void **state) {
         check_open_error(image, false, -EBADF, -EBUSY, "is in use by another VM");
         r2 = disk_free(r2);
         w = open_ok(image, false);
+}
+
+static bool fd_closed(int fd) {
+        return fcntl(fd, F_GETFD) < 0 && errno == EBADF;
+}
+
+/* disk_new() on fd with label "vdb" (a name a hot-added disk could have); its result and what it
+ * logged. */
+static int new_disk(int fd, bool read_only, Disk **ret, char **ret_log) {
+        char label[] = "vdb";
+        Capture c;
+        int r;
+
+        *ret = NULL;
+        capture_begin(&c);
+        r = disk_new(fd, &(DiskParams) {.label = label, .read_only = read_only}, ret);
+        *ret_log = capture_end(&c);
+        memset(label, 0, sizeof label); /* copied, not kept */
+        return r;
+}
+
+static Disk *new_ok(int fd, bool read_only) {
+        Disk *d;
+        char *log;
+
+        assert_true(fd >= 0);
+        assert_int_equal(new_disk(fd, read_only, &d, &log), 0);
+        assert_string_equal(log, "");
+        free(log);
+        return d;
+}
+
+/* disk_new() fails on fd with message, and has closed fd. */
+static void check_new_error(int fd, bool read_only, int error, const char *message) {
+        char *log;
+        Disk *d;
+
+        assert_true(fd >= 0);
+        assert_int_equal(new_disk(fd, read_only, &d, &log), error);
+        assert_string_equal(log, message);
+        assert_null(d);
+        free(log);
+        assert_true(fd_closed(fd));
+}
+
+/* The fd comes from whoever opened it: disk_new() takes it, on success and on failure. */
+static void test_new(void **state) {
+        _cleanup_(disk_freep) Disk *d = NULL;
+        char path[sizeof dir + 32];
+        int fd;
+
+        make_image(image, MIB);
+        fd = open(image, O_RDWR | O_CLOEXEC | O_NONBLOCK);
+        assert_true(fd >= 0);
+        d = new_ok(fd, false);
+        assert_int_equal(d->fd, fd);
+        assert_true(d->size == MIB);
+        assert_false(d->read_only);
+        assert_true(d->can_discard);
+        assert_string_equal(d->label, "vdb");
+        assert_int_equal(fcntl(fd, F_GETFL) & (O_ACCMODE | O_NONBLOCK), O_RDWR); /* blocking from now on */
+        d = disk_free(d);
+        assert_true(fd_closed(fd));
+
+        /* A read-only fd for a read-only disk. */
+        fd = open(image, O_RDONLY | O_CLOEXEC);
+        d = new_ok(fd, true);
+        assert_true(d->read_only);
+        assert_false(d->can_discard);
+        d = disk_free(d);
+
+        /* Failures close the fd. */
+        check_new_error(open(image, O_RDONLY | O_CLOEXEC), false, -EBADF,
+                        "vdb was passed in read-only, but ReadOnly=no\n");
+        check_new_error(open(dir, O_RDONLY | O_CLOEXEC | O_DIRECTORY), true, -EBADFD,
+                        "vdb is not a regular file or block device\n");
+        check_new_error(open("/dev/null", O_RDWR | O_CLOEXEC), false, -EBADFD,
+                        "vdb is not a regular file or block device\n");
+        snprintf(path, sizeof path, "%s/odd.img", dir);
+        make_image(path, 1000);
+        check_new_error(open(path, O_RDWR | O_CLOEXEC), false, -EINVAL,
+                        "vdb has a size of 1000 bytes, not a multiple of 512\n");
+}
+
+static void test_open_path(void **state) {
+        char path[sizeof dir + 32], *log;
+        Capture c;
+        int fd = -EBADF;
+
+        make_image(image, MIB);
+        assert_int_equal(disk_open_path(image, false, "vdb", &fd), 0);
+        assert_int_equal(fcntl(fd, F_GETFL) & (O_ACCMODE | O_NONBLOCK), O_RDWR | O_NONBLOCK);
+        assert_true(fcntl(fd, F_GETFD) & FD_CLOEXEC);
+        close(fd);
+        assert_int_equal(disk_open_path(image, true, "vdb", &fd), 0);
+        assert_int_equal(fcntl(fd, F_GETFL) & O_ACCMODE, O_RDONLY);
+        close(fd);
+
+        snprintf(path, sizeof path, "%s/missing.img", dir);
+        fd = -EBADF;
+        capture_begin(&c);
+        assert_int_equal(disk_open_path(path, false, "vdb", &fd), -ENOENT);
+        assert_int_equal(disk_open_path(dir, false, "vdc", &fd), -EISDIR);
+        log = capture_end(&c);
+        assert_string_equal(log, "vdb does not exist\nvdc cannot be opened: Is a directory\n");
+        free(log);
+        assert_int_equal(fd, -EBADF); /* untouched */
+}
+
+/* The OFD lock taken through disk_new() on fds opened elsewhere, with the same messages. */
+static void test_lock_new(void **state) {
+        _cleanup_(disk_freep) Disk *w = NULL, *r1 = NULL, *r2 = NULL;
+
+        make_image(image, MIB);
+        w = new_ok(open(image, O_RDWR | O_CLOEXEC), false);
+        check_new_error(open(image, O_RDWR | O_CLOEXEC), false, -EBUSY, "vdb is in use by another VM\n");
+        check_new_error(open(image, O_RDONLY | O_CLOEXEC), true, -EBUSY,
+                        "vdb is in use by another VM that may write to it\n");
+        w = disk_free(w);
+
+        r1 = new_ok(open(image, O_RDONLY | O_CLOEXEC), true);
+        r2 = new_ok(open(image, O_RDONLY | O_CLOEXEC), true);
+        check_new_error(open(image, O_RDWR | O_CLOEXEC), false, -EBUSY, "vdb is in use by another VM\n");
+        r1 = disk_free(r1);
+        r2 = disk_free(r2);
+        w = new_ok(open(image, O_RDWR | O_CLOEXEC), false);
+        /* an fd passed in and a path opened here are one lock: the config's [Disk] is refused too. */
+        check_open_error(image, false, -EBADF, -EBUSY, "is in use by another VM");
 }
 
 static void test_io(void **state) {
@@ -272,7 +404,9 @@ static void test_write_zeroes(void **state) {
 int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(test_open),    cmocka_unit_test(test_open_errors),
-                cmocka_unit_test(test_lock),    cmocka_unit_test(test_io),
+                cmocka_unit_test(test_lock),    cmocka_unit_test(test_new),
+                cmocka_unit_test(test_open_path), cmocka_unit_test(test_lock_new),
+                cmocka_unit_test(test_io),
                 cmocka_unit_test(test_discard), cmocka_unit_test(test_write_zeroes),
         };
         unsetenv("JOURNAL_STREAM");

@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
-/* tap_open() for real, in a network namespace of its own (with its own sysfs, in a mount namespace of its
+/* tap_open_name() for real, in a network namespace of its own (with its own sysfs, in a mount namespace of its
  * own), so that nothing is left on the host. Needs CAP_NET_ADMIN and CAP_SYS_ADMIN: skipped (77)
  * without. */
 #include <errno.h>
@@ -17,23 +17,25 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
+#include <stdbool.h>
 #include <sys/mount.h>
 #include <sys/socket.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 #include <cmocka.h>
 
-#include "capture.h"
 #include "backend/tap.h"
+#include "capture.h"
 
 static int open_tap(const char *tap, const char *bridge, int *ret_fd, char **ret_log) {
-        VmNetwork n = {.tap = (char *) tap, .bridge = (char *) bridge, .line = 9};
+        char label[128];
         Capture c;
         int r;
 
+        (void) snprintf(label, sizeof label, "[Network] #2 (tap %s, line 9)", tap);
         *ret_fd = -EBADF;
         capture_begin(&c);
-        r = tap_open(&n, 1, ret_fd);
+        r = tap_open_name(tap, bridge, label, ret_fd);
         *ret_log = capture_end(&c);
         return r;
 }
@@ -159,6 +161,31 @@ static void test_bridge(void **state) {
         check_error("sdvm-t2", "lo", -EOPNOTSUPP, "Bridge=lo is not a bridge");
 }
 
+/* The opener on plain parameters, as for a network added at run time: the label is the caller's. */
+static void test_open_name(void **state) {
+        char *log, *m;
+        Capture c;
+        int fd = -EBADF, fd2 = -EBADF;
+
+        make_bridge("sdvm-br3");
+        capture_begin(&c);
+        assert_int_equal(tap_open_name("sdvm-t4", "sdvm-br3", "net1", &fd), 0);
+        assert_int_equal(tap_open_name("sdvm-t4", NULL, "net1", &fd2), -EBUSY);
+        assert_int_equal(tap_open_name("sdvm-too-long-a-name", NULL, "net2", &fd2), -EINVAL);
+        log = capture_end(&c);
+        assert_string_equal(log, "net1: the tap is in use by another process\n"
+                                 "net2: interface name too long\n");
+        free(log);
+        assert_true(fd >= 0);
+        assert_int_equal(fd2, -EBADF);
+        m = master_of("sdvm-t4");
+        assert_non_null(m);
+        assert_string_equal(m, "sdvm-br3");
+        free(m);
+        assert_true(ifflags("sdvm-t4") & IFF_UP);
+        close(fd);
+}
+
 /* Clears CAP_NET_ADMIN from the effective set (on = false) or raises it again (on = true). */
 static void cap_net_admin(bool on) {
         struct __user_cap_header_struct h = {.version = _LINUX_CAPABILITY_VERSION_3};
@@ -186,6 +213,7 @@ int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(test_create),
                 cmocka_unit_test(test_bridge),
+                cmocka_unit_test(test_open_name),
                 cmocka_unit_test(test_no_capability),
         };
         int fd;

@@ -38,12 +38,23 @@ static struct kvm_run *fresh_run(uint32_t reason) {
         return run;
 }
 
+static void buses_init(Bus *pio, Bus *mmio) {
+        assert_int_equal(bus_init(pio), 0);
+        assert_int_equal(bus_init(mmio), 0);
+}
+
+static void buses_done(Bus *pio, Bus *mmio) {
+        bus_done(pio);
+        bus_done(mmio);
+}
+
 static void test_io(void **state) {
-        Bus pio = {}, mmio = {};
+        Bus pio, mmio;
         Port p = {};
         VcpuExitStats st = {};
         struct kvm_run *run;
 
+        buses_init(&pio, &mmio);
         assert_int_equal(bus_register(&pio, 0x3f8, 8, port_io, &p, "com1"), 0);
 
         /* rep outsb of 3 bytes */
@@ -86,15 +97,16 @@ static void test_io(void **state) {
         run->io.size = 4;
         run->io.count = 0x40000000;
         assert_int_equal(vcpu_exit_dispatch(run, RUN_SIZE, &pio, &mmio, &st), VCPU_EXIT_FAILED);
-        bus_done(&pio);
+        buses_done(&pio, &mmio);
 }
 
 static void test_mmio(void **state) {
-        Bus pio = {}, mmio = {};
+        Bus pio, mmio;
         Port p = {};
         VcpuExitStats st = {};
         struct kvm_run *run = fresh_run(KVM_EXIT_MMIO);
 
+        buses_init(&pio, &mmio);
         assert_int_equal(bus_register(&mmio, 0xd0000000, 0x1000, port_io, &p, "dev"), 0);
         run->mmio.phys_addr = 0xd0000010;
         run->mmio.len = 8;
@@ -105,13 +117,14 @@ static void test_mmio(void **state) {
         assert_memory_equal(p.last, "12345678", 8);
         run->mmio.len = 9;
         assert_int_equal(vcpu_exit_dispatch(run, RUN_SIZE, &pio, &mmio, &st), VCPU_EXIT_FAILED);
-        bus_done(&mmio);
+        buses_done(&pio, &mmio);
 }
 
 static void test_fatal(void **state) {
-        Bus pio = {}, mmio = {};
+        Bus pio, mmio;
         VcpuExitStats st = {};
 
+        buses_init(&pio, &mmio);
         assert_int_equal(vcpu_exit_dispatch(fresh_run(KVM_EXIT_SHUTDOWN), RUN_SIZE, &pio, &mmio, &st),
                          VCPU_EXIT_TRIPLE_FAULT);
         assert_int_equal(vcpu_exit_dispatch(fresh_run(KVM_EXIT_INTERNAL_ERROR), RUN_SIZE, &pio, &mmio, &st),
@@ -125,6 +138,7 @@ static void test_fatal(void **state) {
         assert_int_equal(st.count[VCPU_EXIT_KIND_OTHER], 3);
         assert_string_equal(vcpu_exit_kind_to_string(VCPU_EXIT_KIND_UNHANDLED_IO), "unhandled-io");
         assert_null(vcpu_exit_kind_to_string(_VCPU_EXIT_KIND_MAX));
+        buses_done(&pio, &mmio);
 }
 
 int main(void) {

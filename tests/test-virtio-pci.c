@@ -10,6 +10,7 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -17,6 +18,7 @@
 #include <unistd.h>
 #include <cmocka.h>
 
+#include "capture.h"
 #include "core/bus.h"
 #include "device/pci/pci.h"
 #include "backend/disk.h"
@@ -35,6 +37,7 @@
 #define USED 0x102000ULL
 #define BUFS 0x200000ULL
 #define QSTRIDE 0x10000ULL /* between the rings of queue q and q + 1 */
+#define SHARE (MMIO_SIZE / PCI_SLOTS) /* each slot's part of the window, for its BARs */
 
 typedef struct T {
         Bus pio, mmio;
@@ -206,6 +209,8 @@ static uint32_t submit(T *t, uint16_t head) {
 static void setup_bus(T *t) {
         *t = (T) {};
         avail_idx = 0;
+        assert_int_equal(bus_init(&t->pio), 0);
+        assert_int_equal(bus_init(&t->mmio), 0);
         assert_int_equal(guest_memory_new(RAM, 0xc0000000ULL, 0x100000000ULL, &t->mem), 0);
         assert_int_equal(pci_bus_new(&(PciBusParams) { .mmio_base = MMIO_BASE, .mmio_size = MMIO_SIZE }, &t->pio,
                                      &t->mmio, &t->pci),
@@ -228,6 +233,125 @@ static void test_host_bridge_and_absent(void **state) {
         guest_memory_free(t.mem);
 }
 
+static void teardown_bus(T *t) {
+        pci_bus_free(t->pci);
+        bus_done(&t->pio);
+        bus_done(&t->mmio);
+        guest_memory_free(t->mem);
+}
+
+typedef struct Moves {
+        unsigned n;
+        unsigned bar[8];
+        uint64_t addr[8];
+} Moves;
+
+static void record_move(void *opaque, unsigned bar, uint64_t addr) {
+        Moves *m = opaque;
+        if (m->n < 8) {
+                m->bar[m->n] = bar;
+                m->addr[m->n] = addr;
+        }
+        m->n++;
+}
+
+static const PciDeviceOps record_ops = { .bar_moved = record_move };
+
+static int bad_window(uint64_t base, uint64_t size) {
+        PciBus *b = NULL;
+        int r = pci_bus_new(&(PciBusParams) { .mmio_base = base, .mmio_size = size }, NULL, NULL, &b);
+
+        assert_null(b);
+        return r;
+}
+
+/* Slots: the lowest free one, or the one asked for; BARs in the slot's share; both free again once the
+ * device is removed. */
+static void test_pci_slots(void **state) {
+        PciDevice *a, *b, *c, *d[PCI_SLOTS];
+        Moves moves = {};
+        Capture cap;
+        char *log;
+        T t;
+
+        /* Windows that do not split into aligned power-of-two shares below 4 GiB. */
+        capture_begin(&cap);
+        assert_int_equal(bad_window(MMIO_BASE, 3 << 20), -EINVAL);
+        assert_int_equal(bad_window(MMIO_BASE + 4096, MMIO_SIZE), -EINVAL);
+        assert_int_equal(bad_window(MMIO_BASE, 64 << 10), -EINVAL);
+        assert_int_equal(bad_window(0xf0000000, MMIO_SIZE), -EINVAL);
+        log = capture_end(&cap);
+        assert_non_null(strstr(log, "PCI window 0xc0000000+0x300000 does not split into 32 aligned slot shares "
+                                    "below 4 GiB\n"));
+        free(log);
+
+        setup_bus(&t);
+        assert_int_equal(pci_bus_add_device(t.pci, 0x1af4, 0x1044, 0xff0000, &record_ops, &moves, &a), 0);
+        assert_int_equal(a->slot, 1);
+        assert_int_equal(pci_bus_add_device_at(t.pci, 5, 0x1af4, 0x1044, 0xff0000, NULL, NULL, &b), 0);
+        assert_int_equal(b->slot, 5);
+        assert_int_equal(pci_bus_add_device_at(t.pci, 5, 0x1af4, 0x1044, 0xff0000, NULL, NULL, &c), -EBUSY);
+        assert_int_equal(pci_bus_add_device_at(t.pci, 0, 0x1af4, 0x1044, 0xff0000, NULL, NULL, &c), -EBUSY);
+        assert_int_equal(pci_bus_add_device_at(t.pci, PCI_SLOTS, 0x1af4, 0x1044, 0xff0000, NULL, NULL, &c),
+                         -EINVAL);
+        assert_int_equal(pci_bus_add_device(t.pci, 0x1af4, 0x1044, 0xff0000, NULL, NULL, &c), 0);
+        assert_int_equal(c->slot, 2);
+
+        /* BARs: naturally aligned in the slot's share, which they cannot leave. */
+        assert_int_equal(pci_device_add_bar(a, 0, 4096), 0);
+        assert_int_equal(pci_device_add_bar(a, 1, 0x8000), 0);
+        assert_int_equal(pci_config_get(a, PCI_BAR0, 4), MMIO_BASE + SHARE);
+        assert_int_equal(pci_config_get(a, PCI_BAR0 + 4, 4), MMIO_BASE + SHARE + 0x8000);
+        assert_int_equal(pci_device_add_bar(a, 2, SHARE), -ENOSPC);
+        assert_int_equal(pci_device_add_bar(b, 0, SHARE), 0);
+        assert_int_equal(pci_config_get(b, PCI_BAR0, 4), MMIO_BASE + 5 * SHARE);
+        assert_int_equal(pci_device_add_bar(b, 1, 4096), -ENOSPC);
+        assert_int_equal(pci_device_add_bar(c, 0, 2 * SHARE), -ENOSPC);
+
+        /* Removal tells the device that its decoding BARs stop, and only those. */
+        cfg_write(&t, 1, PCI_COMMAND, PCI_COMMAND_MEMORY, 2);
+        assert_int_equal(moves.n, 2);
+        cfg_write(&t, 1, PCI_BAR0 + 4, 0xffffffff, 4); /* sizing: BAR 1 decodes nowhere */
+        assert_int_equal(moves.n, 3);
+        assert_int_equal(moves.addr[2], 0);
+        moves = (Moves) {};
+        pci_bus_remove_device(t.pci, a);
+        assert_int_equal(moves.n, 1);
+        assert_int_equal(moves.bar[0], 0);
+        assert_int_equal(moves.addr[0], 0);
+        assert_int_equal(cfg_read(&t, 1, PCI_VENDOR_ID, 4), 0xffffffff);
+        pci_bus_remove_device(t.pci, NULL);
+
+        /* Slot 1 and its share are free again. */
+        assert_int_equal(pci_bus_add_device(t.pci, 0x1af4, 0x1041, 0x020000, NULL, NULL, &a), 0);
+        assert_int_equal(a->slot, 1);
+        assert_int_equal(pci_device_add_bar(a, 0, SHARE), 0);
+        assert_int_equal(pci_config_get(a, PCI_BAR0, 4), MMIO_BASE + SHARE);
+        assert_int_equal(cfg_read(&t, 1, PCI_DEVICE_ID, 2), 0x1041);
+
+        /* Fill the bus: 28 more, then no slot is left. */
+        for (unsigned i = 0; i < PCI_SLOTS - 4; i++)
+                assert_int_equal(pci_bus_add_device(t.pci, 0x1af4, 0x1044, 0xff0000, NULL, NULL, &d[i]), 0);
+        assert_int_equal(d[0]->slot, 3);
+        assert_int_equal(d[PCI_SLOTS - 5]->slot, PCI_SLOTS - 1);
+        assert_int_equal(pci_bus_add_device(t.pci, 0x1af4, 0x1044, 0xff0000, NULL, NULL, &d[PCI_SLOTS - 4]),
+                         -ENOSPC);
+        pci_bus_remove_device(t.pci, d[10]);
+        assert_int_equal(pci_bus_add_device(t.pci, 0x1af4, 0x1044, 0xff0000, NULL, NULL, &d[10]), 0);
+        assert_int_equal(d[10]->slot, 14);
+
+        teardown_bus(&t); /* frees what is left in the slots */
+}
+
+static Disk *open_disk(const char *path, bool read_only) {
+        Disk *disk;
+        int fd;
+
+        assert_int_equal(disk_open_path(path, read_only, "disk0", &fd), 0);
+        assert_int_equal(disk_new(fd, &(DiskParams) { .label = "disk0", .read_only = read_only }, &disk), 0);
+        return disk;
+}
+
 static void test_blk(void **state) {
         char path[] = "/var/tmp/test-virtio-pci-XXXXXX";
         int fd = mkstemp(path);
@@ -241,7 +365,7 @@ static void test_blk(void **state) {
         assert_int_equal(ftruncate(fd, 1 << 20), 0);
         close(fd);
         setup_bus(&t);
-        assert_int_equal(disk_open(&(VmDisk) { .path = path, .serial = (char *) "s1", .line = 1 }, 0, -EBADF, &disk), 0);
+        disk = open_disk(path, false);
         assert_int_equal(virtio_blk_new(t.mem, "disk0", disk, "serial-0123456789abcdef", &dev), 0);
         assert_int_equal(virtio_pci_new(t.pci, NULL, -EBADF, dev, &vp), 0);
         assert_int_equal(virtio_device_start_thread(virtio_pci_device(vp)), 0);
@@ -342,9 +466,7 @@ static void test_blk_read_only(void **state) {
         assert_int_equal(ftruncate(fd, 64 << 10), 0);
         close(fd);
         setup_bus(&t);
-        assert_int_equal(disk_open(&(VmDisk) { .path = path, .read_only = true, .serial = (char *) "ro", .line = 1 },
-                                   0, -EBADF, &disk),
-                         0);
+        disk = open_disk(path, true);
         assert_int_equal(virtio_blk_new(t.mem, "disk0", disk, "ro", &dev), 0);
         assert_int_equal(virtio_pci_new(t.pci, NULL, -EBADF, dev, &vp), 0);
         assert_int_equal(virtio_device_start_thread(virtio_pci_device(vp)), 0);
@@ -685,9 +807,75 @@ static void test_net_pause_unstarted(void **state) {
         pause_teardown(&t, vp, sp);
 }
 
+/* Three devices, the middle one (driver bound) removed, another added: it takes the freed slot and BAR
+ * share, the removed one answers nothing, the others carry on. */
+static void test_remove_and_reuse(void **state) {
+        static const uint8_t mac[6] = { 0x02, 0x53, 0x44, 0x56, 0x4d, 0x02 };
+        uint8_t buf[64] = {}, zero[64] = {};
+        VirtioDevice *dev;
+        VirtioPci *vp[3], *net;
+        uint64_t bar[3];
+        int sp[2];
+        T t;
+
+        setup_bus(&t);
+        for (unsigned i = 0; i < 3; i++) {
+                char id[8];
+                snprintf(id, sizeof id, "rng%u", i);
+                assert_int_equal(virtio_rng_new(t.mem, id, &dev), 0);
+                assert_int_equal(virtio_pci_new(t.pci, NULL, -EBADF, dev, &vp[i]), 0);
+                assert_int_equal(virtio_device_start_thread(virtio_pci_device(vp[i])), 0);
+                assert_int_equal(virtio_pci_pci_device(vp[i])->slot, 1 + i);
+                probe(&t, 1 + i, 0x1044);
+                bar[i] = t.bar;
+                assert_int_equal(bar[i], MMIO_BASE + (1 + i) * SHARE);
+        }
+        t.bar = bar[1];
+        bring_up(&t);
+
+        virtio_pci_free(vp[1]);
+        /* Gone from config space and from the window: reads are all-ones, writes go nowhere. */
+        assert_int_equal(cfg_read(&t, 2, PCI_VENDOR_ID, 4), 0xffffffff);
+        assert_int_equal(bar_read(&t, 0x12, 2), 0xffff);
+        assert_int_equal(bar_read(&t, 0x14, 1), 0xff);
+        assert_int_equal(bar_read(&t, VIRTIO_PCI_MSIX_TABLE_OFFSET, 4), 0xffffffff);
+        bar_write(&t, 0x14, 0, 1);
+
+        /* The neighbours still work: the one after it serves a request. */
+        t.bar = bar[0];
+        assert_int_equal(bar_read(&t, 0x12, 2), 1);
+        assert_int_equal(cfg_read(&t, 3, PCI_VENDOR_ID, 2), 0x1af4);
+        t.bar = bar[2];
+        t.slot = 3;
+        bring_up(&t);
+        put_desc(&t, 0, BUFS, sizeof buf, 2, 0);
+        assert_int_equal(submit(&t, 0), sizeof buf);
+        assert_int_equal(guest_read(t.mem, BUFS, buf, sizeof buf), 0);
+        assert_memory_not_equal(buf, zero, sizeof buf);
+
+        /* A new device takes the freed slot and its share, and works. */
+        assert_int_equal(socketpair(AF_UNIX, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0, sp), 0);
+        assert_int_equal(virtio_net_new(t.mem, "net0", sp[0], mac, &dev), 0);
+        assert_int_equal(virtio_pci_new(t.pci, NULL, -EBADF, dev, &net), 0);
+        assert_int_equal(virtio_device_start_thread(virtio_pci_device(net)), 0);
+        assert_int_equal(virtio_pci_pci_device(net)->slot, 2);
+        probe(&t, 2, 0x1041);
+        assert_int_equal(t.bar, bar[1]);
+        assert_int_equal(bar_read(&t, 0x12, 2), 2);
+        assert_int_equal(bar_read(&t, VIRTIO_PCI_DEVICE_OFFSET, 1), mac[0]);
+
+        virtio_pci_free(net);
+        virtio_pci_free(vp[0]);
+        virtio_pci_free(vp[2]);
+        close(sp[1]);
+        teardown_bus(&t);
+}
+
 int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(test_host_bridge_and_absent),
+                cmocka_unit_test(test_pci_slots),
+                cmocka_unit_test(test_remove_and_reuse),
                 cmocka_unit_test(test_blk),
                 cmocka_unit_test(test_blk_read_only),
                 cmocka_unit_test(test_rng_msix_and_hostile),

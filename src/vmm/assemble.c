@@ -11,6 +11,30 @@
 #include "device/virtio/virtio-pci.h"
 #include "log.h"
 
+/* The backends take plain parameters; the config's entries name themselves in their messages. */
+static int open_disk(const VmDisk *vd, unsigned index, int inherited_fd, Disk **ret) {
+        _cleanup_close_ int fd = inherited_fd;
+        _cleanup_free_ char *label = NULL;
+        int r;
+
+        if (asprintf(&label, "[Disk] #%u (%s, line %u)", index + 1, vd->path, vd->line) < 0)
+                return log_oom();
+        if (fd < 0) {
+                r = disk_open_path(vd->path, vd->read_only, label, &fd);
+                if (r < 0)
+                        return r;
+        }
+        return disk_new(TAKE_FD(fd), &(DiskParams) { .label = label, .read_only = vd->read_only }, ret);
+}
+
+static int open_tap(const VmNetwork *vn, unsigned index, int *ret_fd) {
+        _cleanup_free_ char *label = NULL;
+
+        if (asprintf(&label, "[Network] #%u (tap %s, line %u)", index + 1, vn->tap, vn->line) < 0)
+                return log_oom();
+        return tap_open_name(vn->tap, vn->bridge, label, ret_fd);
+}
+
 /* Takes dev (also on failure), puts it on the board's PCI bus as a Device and starts its I/O thread. */
 static int add_virtio(Vm *vm, Board *board, VirtioDevice *dev) {
         VirtioPci *vp;
@@ -39,9 +63,9 @@ static int add_disks(Vm *vm, Board *board, const VmConfig *config, int *disk_fds
                 char id[16];
                 int r;
 
-                r = disk_open(vd, (unsigned) i, disk_fds ? TAKE_FD(disk_fds[i]) : -EBADF, &disk);
+                r = open_disk(vd, (unsigned) i, disk_fds ? TAKE_FD(disk_fds[i]) : -EBADF, &disk);
                 if (r < 0)
-                        return r; /* disk_open() said which [Disk] and why */
+                        return r; /* the backend said which [Disk] and why */
                 (void) snprintf(id, sizeof id, "disk%u", (unsigned) i);
                 r = virtio_blk_new(vm->mem, id, disk, vd->serial, &dev);
                 if (r < 0)
@@ -61,9 +85,9 @@ static int add_networks(Vm *vm, Board *board, const VmConfig *config) {
                 char id[16];
                 int r, fd;
 
-                r = tap_open(vn, (unsigned) i, &fd);
+                r = open_tap(vn, (unsigned) i, &fd);
                 if (r < 0)
-                        return r; /* tap_open() said which [Network] and why */
+                        return r; /* the backend said which [Network] and why */
                 (void) snprintf(id, sizeof id, "net%u", (unsigned) i);
                 r = virtio_net_new(vm->mem, id, fd, vn->mac, &dev);
                 if (r < 0)

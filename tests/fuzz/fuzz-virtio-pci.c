@@ -485,6 +485,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
                 .regions = { { .gpa = 0, .size = LOW_SIZE, .host = low },
                              { .gpa = HIGH_GPA, .size = HIGH_SIZE, .host = high } },
         };
+        check(bus_init(&f.pio) == 0 && bus_init(&f.mmio) == 0);
         check(pci_bus_new(&(PciBusParams) { .mmio_base = MMIO_BASE, .mmio_size = MMIO_SIZE }, &f.pio,
                           &f.mmio, &f.pci) == 0);
 
@@ -492,8 +493,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
         check(fd >= 0 && ftruncate(fd, DISK_SIZE) == 0);
         f.disk_fd = fcntl(fd, F_DUPFD_CLOEXEC, 3);
         check(f.disk_fd >= 0);
-        check(disk_open(&(VmDisk) { .path = (char *) "/fuzz", .read_only = data[0] & 1, .line = 1 }, 0, fd,
-                        &disk) == 0);
+        check(disk_new(fd, &(DiskParams) { .label = "disk0", .read_only = data[0] & 1 }, &disk) == 0);
         check(virtio_blk_new(&f.mem, "disk0", disk, "fuzz", &d) == 0);
         check(add(&f, &f.dev[0], d) == 0);
         check(virtio_rng_new(&f.mem, "rng0", &d) == 0);

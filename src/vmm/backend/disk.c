@@ -52,33 +52,38 @@ static bool file_can_discard(int fd, uint64_t size) {
         return fallocate(fd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, (off_t) size, SECTOR_SIZE) >= 0;
 }
 
-int disk_open(const VmDisk *vd, unsigned index, int inherited_fd, Disk **ret) {
-        _cleanup_close_ int fd = inherited_fd;
+int disk_open_path(const char *path, bool read_only, const char *label, int *ret_fd) {
+        int fd;
+
+        assert(path && label && ret_fd);
+        /* O_NONBLOCK: a FIFO at the path must not hang us; disk_new() refuses it. */
+        fd = open(path, (read_only ? O_RDONLY : O_RDWR) | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
+        if (fd < 0 && errno == ENOENT)
+                return log_error_errno(errno, "%s does not exist", label);
+        if (fd < 0)
+                return log_error_errno(errno, "%s cannot be opened: %m", label);
+        *ret_fd = fd;
+        return 0;
+}
+
+int disk_new(int fd, const DiskParams *p, Disk **ret) {
+        _cleanup_close_ int owned = fd;
         _cleanup_(disk_freep) Disk *d = NULL;
         struct flock lock = {.l_whence = SEEK_SET};
         struct stat st;
         uint64_t size;
         int flags;
 
-        assert(vd && vd->path && ret);
+        assert(fd >= 0 && p && p->label && ret);
 
         d = calloc(1, sizeof *d);
         if (!d)
                 return log_oom();
         d->fd = -EBADF;
-        d->index = index;
-        d->read_only = vd->read_only;
-        if (asprintf(&d->label, "[Disk] #%u (%s, line %u)", index + 1, vd->path, vd->line) < 0)
+        d->read_only = p->read_only;
+        d->label = strdup(p->label);
+        if (!d->label)
                 return log_oom();
-
-        if (fd < 0) {
-                /* O_NONBLOCK: a FIFO at the path must not hang us; it is refused below. */
-                fd = open(vd->path, (vd->read_only ? O_RDONLY : O_RDWR) | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
-                if (fd < 0 && errno == ENOENT)
-                        return log_error_errno(errno, "%s does not exist", d->label);
-                if (fd < 0)
-                        return log_error_errno(errno, "%s cannot be opened: %m", d->label);
-        }
 
         if (fstat(fd, &st) < 0)
                 return log_error_errno(errno, "%s: failed to stat: %m", d->label);
@@ -89,18 +94,18 @@ int disk_open(const VmDisk *vd, unsigned index, int inherited_fd, Disk **ret) {
         flags = fcntl(fd, F_GETFL);
         if (flags < 0)
                 return log_error_errno(errno, "%s: failed to get file flags: %m", d->label);
-        if (!vd->read_only && (flags & O_ACCMODE) == O_RDONLY)
+        if (!p->read_only && (flags & O_ACCMODE) == O_RDONLY)
                 return log_error_errno(EBADF, "%s was passed in read-only, but ReadOnly=no", d->label);
         if ((flags & O_NONBLOCK) && fcntl(fd, F_SETFL, flags & ~O_NONBLOCK) < 0)
                 return log_error_errno(errno, "%s: failed to set file flags: %m", d->label);
 
         /* Readers share an image, a writer has it alone. An OFD lock belongs to this open file description,
          * goes with it when it is closed, and conflicts with other opens in this process too. */
-        lock.l_type = vd->read_only ? F_RDLCK : F_WRLCK;
+        lock.l_type = p->read_only ? F_RDLCK : F_WRLCK;
         if (fcntl(fd, F_OFD_SETLK, &lock) < 0) {
                 if (errno == EAGAIN || errno == EACCES)
                         return log_error_errno(EBUSY, "%s is in use by another VM%s", d->label,
-                                               vd->read_only ? " that may write to it" : "");
+                                               p->read_only ? " that may write to it" : "");
                 return log_error_errno(errno, "%s: failed to lock: %m", d->label);
         }
 
@@ -121,7 +126,7 @@ int disk_open(const VmDisk *vd, unsigned index, int inherited_fd, Disk **ret) {
                 d->can_discard =
                         d->block_device ? block_device_can_discard(&st) : file_can_discard(fd, size);
 
-        d->fd = TAKE_FD(fd);
+        d->fd = TAKE_FD(owned);
         *ret = TAKE_PTR(d);
         return 0;
 }

@@ -1,16 +1,18 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 #pragma once
 
-/* The backing store of one [Disk]: a raw image file or a block device, opened, sized and locked, with
- * the I/O that virtio-blk needs. Offsets and lengths are in bytes; the device model checks requests
- * against size and sector alignment, and these functions check again. */
+/* The backing store of a disk: a raw image file or a block device, sized and locked, with the I/O that
+ * virtio-blk needs. Offsets and lengths are in bytes; the device model checks requests against size and
+ * sector alignment, and these functions check again.
+ *
+ * Opening is apart from the rest, so that whoever has the privilege opens: systemd (OpenFile=), a
+ * client passing an fd, or disk_open_path() here. disk_new() works on the fd, whoever opened it. */
 
 #include <stdbool.h>
 #include <stdint.h>
 #include <sys/uio.h>
 
 #include "cleanup.h"
-#include "vm-config.h"
 
 typedef struct Disk {
         int fd;
@@ -18,17 +20,27 @@ typedef struct Disk {
         bool read_only;    /* writes, discards and write-zeroes fail with -EROFS */
         bool block_device; /* otherwise a regular file */
         bool can_discard;  /* disk_discard() can work: offer VIRTIO_BLK_F_DISCARD only then */
-        unsigned index;    /* 0-based, as in the fd name "diskN" */
         char *label;       /* "[Disk] #1 (/path, line 12)", for messages */
 } Disk;
 
-/* Opens the backing store of [Disk] d, index counting from 0. inherited_fd is the fd systemd passed as
- * "diskN" (OpenFile=), or -EBADF to open d->path here; disk_open() owns it in either case and closes it
- * on failure. Accepts regular files and block devices whose size is a non-zero multiple of 512, and
- * takes an OFD lock on the whole of it: shared (F_RDLCK) for a read-only disk, exclusive (F_WRLCK)
- * otherwise, so that readers share an image and a writer has it alone. Logs a message naming the entry
- * ("[Disk] #1 (/path, line 12) is in use by another VM") and returns -errno on failure. */
-int disk_open(const VmDisk *d, unsigned index, int inherited_fd, Disk **ret);
+typedef struct DiskParams {
+        const char *label; /* names the disk in messages, e.g. "[Disk] #1 (/path, line 12)"; copied */
+        bool read_only;
+} DiskParams;
+
+/* Opens path for a disk: O_RDONLY for a read-only one, O_RDWR otherwise, O_CLOEXEC, and O_NONBLOCK so
+ * that a FIFO cannot hang us (disk_new() refuses it and clears the flag). Logs "LABEL does not exist" or
+ * "LABEL cannot be opened: ..." and returns -errno on failure. Needs the privilege to open path; checks
+ * nothing else. */
+int disk_open_path(const char *path, bool read_only, const char *label, int *ret_fd);
+
+/* The disk on fd, whoever opened it. Takes fd from the call on: owned by the Disk on success, closed on
+ * failure. Accepts regular files and block devices whose size is a non-zero multiple of 512, opened
+ * for writing unless p->read_only, and takes an OFD lock on the whole of it: shared (F_RDLCK) for a
+ * read-only disk, exclusive (F_WRLCK) otherwise, so that readers share an image and a writer has it
+ * alone. Logs a message naming it by p->label ("LABEL is in use by another VM") and returns -errno on
+ * failure. */
+int disk_new(int fd, const DiskParams *p, Disk **ret);
 
 Disk *disk_free(Disk *d);
 DEFINE_FREEP(Disk, disk_free);

@@ -40,53 +40,50 @@ static bool in_bridge(const char *name, const char *bridge) {
         return strcmp(base ? base + 1 : target, bridge) == 0;
 }
 
-static int attach_to_bridge(int sock, const VmNetwork *n, const char *label) {
+static int attach_to_bridge(int sock, const char *name, const char *bridge, const char *label) {
         struct ifreq ifr;
         int ifindex;
 
-        ifr_set_name(&ifr, n->tap);
+        ifr_set_name(&ifr, name);
         if (ioctl(sock, SIOCGIFINDEX, &ifr) < 0)
                 return log_error_errno(errno, "%s: failed to get the tap's interface index: %m", label);
         ifindex = ifr.ifr_ifindex;
 
-        ifr_set_name(&ifr, n->bridge);
+        ifr_set_name(&ifr, bridge);
         ifr.ifr_ifindex = ifindex;
         if (ioctl(sock, SIOCBRADDIF, &ifr) >= 0)
                 return 0;
         switch (errno) {
         case ENODEV:
-                return log_error_errno(errno, "%s: Bridge=%s does not exist", label, n->bridge);
+                return log_error_errno(errno, "%s: Bridge=%s does not exist", label, bridge);
         case EOPNOTSUPP:
         case EINVAL:
-                return log_error_errno(errno, "%s: Bridge=%s is not a bridge", label, n->bridge);
+                return log_error_errno(errno, "%s: Bridge=%s is not a bridge", label, bridge);
         case EPERM:
                 return log_error_errno(errno, "%s: not permitted to attach the tap to Bridge=%s: " CAP_HINT,
-                                       label, n->bridge);
+                                       label, bridge);
         case EBUSY:
                 /* A persistent tap that is a port already: of this bridge is fine (a restart), of another
                  * is not. */
-                if (in_bridge(n->tap, n->bridge))
+                if (in_bridge(name, bridge))
                         return 0;
                 return log_error_errno(errno,
                                        "%s: the tap is already a port of another bridge than Bridge=%s",
-                                       label, n->bridge);
+                                       label, bridge);
         default:
                 return log_error_errno(errno, "%s: failed to attach the tap to Bridge=%s: %m", label,
-                                       n->bridge);
+                                       bridge);
         }
 }
 
-int tap_open(const VmNetwork *n, unsigned index, int *ret_fd) {
+int tap_open_name(const char *name, const char *bridge, const char *label, int *ret_fd) {
         _cleanup_close_ int fd = -EBADF, sock = -EBADF;
-        _cleanup_free_ char *label = NULL;
         int hdr_size = TAP_VNET_HDR_SIZE, r;
         struct ifreq ifr;
 
-        assert(n && n->tap && ret_fd);
+        assert(name && label && ret_fd);
 
-        if (asprintf(&label, "[Network] #%u (tap %s, line %u)", index + 1, n->tap, n->line) < 0)
-                return log_oom();
-        if (strlen(n->tap) >= IFNAMSIZ || (n->bridge && strlen(n->bridge) >= IFNAMSIZ))
+        if (strlen(name) >= IFNAMSIZ || (bridge && strlen(bridge) >= IFNAMSIZ))
                 return log_error_errno(EINVAL, "%s: interface name too long", label);
 
         fd = open("/dev/net/tun", O_RDWR | O_CLOEXEC | O_NONBLOCK);
@@ -101,7 +98,7 @@ int tap_open(const VmNetwork *n, unsigned index, int *ret_fd) {
         if (fd < 0)
                 return log_error_errno(errno, "%s: failed to open /dev/net/tun: %m", label);
 
-        ifr_set_name(&ifr, n->tap);
+        ifr_set_name(&ifr, name);
         ifr.ifr_flags = IFF_TAP | IFF_NO_PI | IFF_VNET_HDR;
         if (ioctl(fd, TUNSETIFF, &ifr) < 0) {
                 switch (errno) {
@@ -127,13 +124,13 @@ int tap_open(const VmNetwork *n, unsigned index, int *ret_fd) {
         if (sock < 0)
                 return log_error_errno(errno, "%s: failed to create a socket: %m", label);
 
-        if (n->bridge) {
-                r = attach_to_bridge(sock, n, label);
+        if (bridge) {
+                r = attach_to_bridge(sock, name, bridge, label);
                 if (r < 0)
                         return r;
         }
 
-        ifr_set_name(&ifr, n->tap);
+        ifr_set_name(&ifr, name);
         if (ioctl(sock, SIOCGIFFLAGS, &ifr) < 0)
                 return log_error_errno(errno, "%s: failed to get the link's flags: %m", label);
         if (!(ifr.ifr_flags & IFF_UP)) {

@@ -15,6 +15,7 @@
 typedef struct MsiRoute {
         uint64_t address;
         uint32_t data;
+        bool used; /* the GSI belongs to a source; fd is its irqfd */
         bool enabled;
         int fd;
 } MsiRoute;
@@ -22,22 +23,37 @@ typedef struct MsiRoute {
 struct IrqRouting {
         int vm_fd;
         pthread_mutex_t lock;
-        MsiRoute msi[IRQ_ROUTING_MSI_MAX];
-        uint32_t n_msi;
+        MsiRoute msi[IRQ_ROUTING_MSI_MAX]; /* GSI IRQ_ROUTING_FIRST_MSI_GSI + index */
 };
+
+/* With the lock held: the entry of an MSI GSI in use, or NULL. */
+static MsiRoute *msi_route(IrqRouting *r, uint32_t gsi) {
+        if (gsi < IRQ_ROUTING_FIRST_MSI_GSI || gsi - IRQ_ROUTING_FIRST_MSI_GSI >= IRQ_ROUTING_MSI_MAX)
+                return NULL;
+        MsiRoute *m = &r->msi[gsi - IRQ_ROUTING_FIRST_MSI_GSI];
+        return m->used ? m : NULL;
+}
+
+/* With the lock held: unbinds and closes the irqfd, frees the GSI. The route stays until the next
+ * commit. */
+static void msi_release(IrqRouting *r, MsiRoute *m) {
+        struct kvm_irqfd irqfd = {
+                .fd = (uint32_t) m->fd,
+                .gsi = IRQ_ROUTING_FIRST_MSI_GSI + (uint32_t) (m - r->msi),
+                .flags = KVM_IRQFD_FLAG_DEASSIGN,
+        };
+
+        (void) ioctl(r->vm_fd, KVM_IRQFD, &irqfd);
+        safe_close(m->fd);
+        *m = (MsiRoute) { .fd = -EBADF };
+}
 
 IrqRouting *irq_routing_free(IrqRouting *r) {
         if (!r)
                 return NULL;
-        for (uint32_t i = 0; i < r->n_msi; i++) {
-                struct kvm_irqfd irqfd = {
-                        .fd = (uint32_t) r->msi[i].fd,
-                        .gsi = IRQ_ROUTING_FIRST_MSI_GSI + i,
-                        .flags = KVM_IRQFD_FLAG_DEASSIGN,
-                };
-                (void) ioctl(r->vm_fd, KVM_IRQFD, &irqfd);
-                safe_close(r->msi[i].fd);
-        }
+        for (uint32_t i = 0; i < IRQ_ROUTING_MSI_MAX; i++)
+                if (r->msi[i].used)
+                        msi_release(r, &r->msi[i]);
         pthread_mutex_destroy(&r->lock);
         free(r);
         return NULL;
@@ -49,6 +65,8 @@ int irq_routing_new(int vm_fd, IrqRouting **ret) {
                 return -ENOMEM;
         r->vm_fd = vm_fd;
         pthread_mutex_init(&r->lock, NULL);
+        for (uint32_t i = 0; i < IRQ_ROUTING_MSI_MAX; i++)
+                r->msi[i].fd = -EBADF;
         *ret = r;
         return 0;
 }
@@ -76,7 +94,7 @@ static int irq_routing_commit(IrqRouting *r) {
                         .u.irqchip = { .irqchip = KVM_IRQCHIP_IOAPIC, .pin = gsi },
                 };
         }
-        for (uint32_t i = 0; i < r->n_msi; i++) {
+        for (uint32_t i = 0; i < IRQ_ROUTING_MSI_MAX; i++) {
                 if (!r->msi[i].enabled)
                         continue;
                 t->entries[n++] = (struct kvm_irq_routing_entry) {
@@ -95,44 +113,67 @@ static int irq_routing_commit(IrqRouting *r) {
 
 int irq_routing_add_msi(IrqRouting *r, uint32_t *ret_gsi, int *ret_fd) {
         _cleanup_close_ int fd = -EBADF;
-        uint32_t gsi;
+        uint32_t i, gsi;
+        int ret = 0;
 
         pthread_mutex_lock(&r->lock);
-        if (r->n_msi >= IRQ_ROUTING_MSI_MAX) {
-                pthread_mutex_unlock(&r->lock);
-                return -ENOSPC;
+        /* The lowest free GSI: one that irq_routing_remove_msi() gave back is taken again. */
+        for (i = 0; i < IRQ_ROUTING_MSI_MAX && r->msi[i].used; i++)
+                ;
+        if (i >= IRQ_ROUTING_MSI_MAX) {
+                ret = -ENOSPC;
+                goto out;
         }
-        gsi = IRQ_ROUTING_FIRST_MSI_GSI + r->n_msi;
+        gsi = IRQ_ROUTING_FIRST_MSI_GSI + i;
         fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
         if (fd < 0) {
-                pthread_mutex_unlock(&r->lock);
-                return -errno;
+                ret = -errno;
+                goto out;
         }
         struct kvm_irqfd irqfd = { .fd = (uint32_t) fd, .gsi = gsi };
         if (ioctl(r->vm_fd, KVM_IRQFD, &irqfd) < 0) {
-                int e = errno;
-                pthread_mutex_unlock(&r->lock);
-                return -e;
+                ret = -errno;
+                goto out;
         }
-        r->msi[r->n_msi++] = (MsiRoute) { .fd = fd };
-        pthread_mutex_unlock(&r->lock);
+        r->msi[i] = (MsiRoute) { .used = true, .fd = fd };
         *ret_gsi = gsi;
         *ret_fd = TAKE_FD(fd);
-        return 0;
+out:
+        pthread_mutex_unlock(&r->lock);
+        return ret;
+}
+
+int irq_routing_remove_msi(IrqRouting *r, uint32_t gsi) {
+        MsiRoute *m;
+        bool routed;
+        int ret = 0;
+
+        pthread_mutex_lock(&r->lock);
+        m = msi_route(r, gsi);
+        if (!m) {
+                pthread_mutex_unlock(&r->lock);
+                return -ENOENT;
+        }
+        routed = m->enabled;
+        msi_release(r, m);
+        /* Released whatever the commit says: the irqfd is gone, so a stale route cannot fire, and the
+         * next commit drops it. */
+        if (routed)
+                ret = irq_routing_commit(r);
+        pthread_mutex_unlock(&r->lock);
+        return ret;
 }
 
 int irq_routing_set_msi(IrqRouting *r, uint32_t gsi, uint64_t address, uint32_t data, bool enable) {
         MsiRoute *m;
         int ret = 0;
 
-        if (gsi < IRQ_ROUTING_FIRST_MSI_GSI)
-                return -EINVAL;
         pthread_mutex_lock(&r->lock);
-        if (gsi - IRQ_ROUTING_FIRST_MSI_GSI >= r->n_msi) {
+        m = msi_route(r, gsi);
+        if (!m) {
                 pthread_mutex_unlock(&r->lock);
                 return -EINVAL;
         }
-        m = &r->msi[gsi - IRQ_ROUTING_FIRST_MSI_GSI];
         if (m->enabled != enable || (enable && (m->address != address || m->data != data))) {
                 m->address = address;
                 m->data = data;

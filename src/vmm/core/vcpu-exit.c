@@ -15,7 +15,7 @@ static const char *const vcpu_exit_kind_table[_VCPU_EXIT_KIND_MAX] = {
 
 DEFINE_STRING_TABLE_TO_STRING(vcpu_exit_kind, VcpuExitKind);
 
-static VcpuExitAction handle_io(struct kvm_run *run, size_t run_size, const Bus *pio, VcpuExitStats *stats) {
+static VcpuExitAction handle_io(struct kvm_run *run, size_t run_size, Bus *pio, VcpuExitStats *stats) {
         uint32_t size = run->io.size, count = run->io.count;
         uint64_t off = run->io.data_offset;
         bool write = run->io.direction == KVM_EXIT_IO_OUT;
@@ -38,7 +38,7 @@ static VcpuExitAction handle_io(struct kvm_run *run, size_t run_size, const Bus 
         return VCPU_EXIT_CONTINUE;
 }
 
-VcpuExitAction vcpu_exit_dispatch(struct kvm_run *run, size_t run_size, const Bus *pio, const Bus *mmio,
+VcpuExitAction vcpu_exit_dispatch(struct kvm_run *run, size_t run_size, Bus *pio, Bus *mmio,
                                   VcpuExitStats *stats) {
         switch (run->exit_reason) {
         case KVM_EXIT_IO:

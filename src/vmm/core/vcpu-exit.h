@@ -35,5 +35,5 @@ typedef struct VcpuExitStats {
 const char *vcpu_exit_kind_to_string(VcpuExitKind k);
 
 /* run_size: the size of the kvm_run mapping, to bound the I/O data KVM points at. */
-VcpuExitAction vcpu_exit_dispatch(struct kvm_run *run, size_t run_size, const Bus *pio, const Bus *mmio,
+VcpuExitAction vcpu_exit_dispatch(struct kvm_run *run, size_t run_size, Bus *pio, Bus *mmio,
                                   VcpuExitStats *stats);

@@ -35,7 +35,7 @@ typedef struct VcpuParams {
         int vm_fd;
         uint32_t index;
         size_t run_size;
-        const Bus *pio, *mmio;
+        Bus *pio, *mmio;
         /* Called on the vCPU's thread, no lock held; the vCPU goes on as requested afterwards. */
         void (*fault)(void *opaque, uint32_t index, VcpuFault f);
         void *opaque;

@@ -90,7 +90,7 @@ int vm_new(const VmParams *p, Vm **ret) {
         vm->start_usec = p->start_usec;
         vm->arch = p->arch;
         vm->devices = device_root_new();
-        if (!vm->devices)
+        if (!vm->devices || bus_init(&vm->pio) < 0 || bus_init(&vm->mmio) < 0)
                 return log_oom();
 
         vm->kvm_fd = open("/dev/kvm", O_RDWR | O_CLOEXEC);

@@ -73,7 +73,17 @@ int msix_init(Msix *m, PciDevice *pci, IrqRouting *routing, uint16_t n_vectors, 
 }
 
 void msix_done(Msix *m) {
+        if (m->n_vectors == 0) /* msix_init() never got as far as the lock */
+                return;
+        for (uint16_t v = 0; v < m->n_vectors; v++)
+                if (m->fd[v] >= 0) {
+                        int r = irq_routing_remove_msi(m->routing, m->gsi[v]);
+                        if (r < 0)
+                                log_debug_errno(r, "MSI-X vector %u: failed to drop its KVM route: %m", v);
+                        m->fd[v] = -EBADF;
+                }
         pthread_mutex_destroy(&m->lock);
+        m->n_vectors = 0;
 }
 
 void msix_config_written(Msix *m, uint32_t offset, uint32_t len) {

@@ -35,6 +35,9 @@ typedef struct Msix {
  * (tests): vectors then only count. */
 int msix_init(Msix *m, PciDevice *pci, IrqRouting *routing, uint16_t n_vectors, unsigned bar, uint32_t table_offset,
               uint32_t pba_offset);
+/* Gives the vectors' GSIs back to routing (irqfds unbound and closed, routes dropped). Nothing may use m
+ * any more: no BAR or config access reaches it (the function is off the bus) and no thread notifies.
+ * Fine on a zeroed Msix and after a failed msix_init(). Does not touch m->pci, which may be gone. */
 void msix_done(Msix *m);
 
 /* BAR accesses to the table and the PBA (offsets relative to each). */

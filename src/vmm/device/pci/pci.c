@@ -1,4 +1,5 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
+#include <assert.h>
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
@@ -17,9 +18,12 @@
 struct PciBus {
         pthread_mutex_t lock;
         uint32_t config_address; /* the 0xCF8 latch */
-        uint64_t mmio_base, mmio_size, mmio_next;
-        PciDevice *slots[PCI_SLOTS];
-        unsigned n_slots;
+        uint64_t mmio_base, mmio_size;
+        /* mmio_size / PCI_SLOTS, a power of two that mmio_base is a multiple of: slot s places its BARs
+         * in [mmio_base + s * share, + share), so freeing a slot frees its BAR space, whole. */
+        uint64_t share;
+        PciDevice *slots[PCI_SLOTS]; /* under lock */
+        Bus *pio, *mmio;             /* where pci_bus_new() registered, for pci_bus_free() */
 };
 
 /* How many of len bytes from offset lie inside config space (offset < PCI_CONFIG_SIZE). */
@@ -122,8 +126,11 @@ void pci_bus_mmio_io(void *opaque, uint64_t offset, uint8_t *data, uint32_t len,
         uint64_t addr = b->mmio_base + offset;
 
         pthread_mutex_lock(&b->lock);
-        for (unsigned s = 0; s < b->n_slots; s++) {
+        /* Every slot: the guest may have moved a BAR out of its slot's share. */
+        for (unsigned s = 0; s < PCI_SLOTS; s++) {
                 PciDevice *d = b->slots[s];
+                if (!d)
+                        continue;
                 for (unsigned i = 0; i < PCI_BARS; i++) {
                         uint64_t base = d->bar_decoding[i];
                         if (base == 0 || addr < base || addr + len > base + d->bar_size[i])
@@ -140,24 +147,27 @@ void pci_bus_mmio_io(void *opaque, uint64_t offset, uint8_t *data, uint32_t len,
 PciBus *pci_bus_free(PciBus *b) {
         if (!b)
                 return NULL;
-        for (unsigned i = 0; i < b->n_slots; i++)
+        /* No vCPU reaches b once these return. */
+        if (b->pio)
+                (void) bus_unregister(b->pio, PCI_PORT_CONFIG_ADDRESS);
+        if (b->mmio)
+                (void) bus_unregister(b->mmio, b->mmio_base);
+        for (unsigned i = 0; i < PCI_SLOTS; i++)
                 free(b->slots[i]);
         pthread_mutex_destroy(&b->lock);
         free(b);
         return NULL;
 }
 
-int pci_bus_add_device(PciBus *b, uint16_t vendor, uint16_t device, uint32_t class_code, const PciDeviceOps *ops,
-                       void *opaque, PciDevice **ret) {
+/* slot < 0: the lowest free one. */
+static int add_device(PciBus *b, int slot, uint16_t vendor, uint16_t device, uint32_t class_code,
+                      const PciDeviceOps *ops, void *opaque, PciDevice **ret) {
         PciDevice *d;
 
-        if (b->n_slots >= PCI_SLOTS)
-                return -ENOSPC;
         d = calloc(1, sizeof *d);
         if (!d)
                 return -ENOMEM;
         d->bus = b;
-        d->slot = (uint8_t) b->n_slots;
         d->ops = ops;
         d->opaque = opaque;
         d->cap_end = 0x40;
@@ -166,24 +176,70 @@ int pci_bus_add_device(PciBus *b, uint16_t vendor, uint16_t device, uint32_t cla
         pci_config_set(d, PCI_REVISION_ID, class_code << 8, 4); /* revision 0, then the class code */
         pci_wmask_set(d, PCI_COMMAND, PCI_COMMAND_MEMORY | PCI_COMMAND_MASTER | PCI_COMMAND_INTX_DISABLE, 2);
         pci_wmask_set(d, PCI_INTERRUPT_LINE, 0xff, 1); /* scratch for the OS; we have no INTx */
-        b->slots[b->n_slots++] = d;
+
+        pthread_mutex_lock(&b->lock);
+        if (slot < 0)
+                for (slot = 0; slot < PCI_SLOTS && b->slots[slot]; slot++)
+                        ;
+        if (slot >= PCI_SLOTS || b->slots[slot]) {
+                pthread_mutex_unlock(&b->lock);
+                free(d);
+                return slot >= PCI_SLOTS ? -ENOSPC : -EBUSY;
+        }
+        d->slot = (uint8_t) slot;
+        b->slots[slot] = d;
+        pthread_mutex_unlock(&b->lock);
         if (ret)
                 *ret = d;
         return 0;
 }
 
+int pci_bus_add_device(PciBus *b, uint16_t vendor, uint16_t device, uint32_t class_code, const PciDeviceOps *ops,
+                       void *opaque, PciDevice **ret) {
+        return add_device(b, -1, vendor, device, class_code, ops, opaque, ret);
+}
+
+int pci_bus_add_device_at(PciBus *b, unsigned slot, uint16_t vendor, uint16_t device, uint32_t class_code,
+                          const PciDeviceOps *ops, void *opaque, PciDevice **ret) {
+        if (slot >= PCI_SLOTS)
+                return -EINVAL;
+        return add_device(b, (int) slot, vendor, device, class_code, ops, opaque, ret);
+}
+
+void pci_bus_remove_device(PciBus *b, PciDevice *d) {
+        if (!d)
+                return;
+        assert(d->bus == b);
+        /* Under the lock, so no configuration access or BAR dispatch is running in the device, and none
+         * finds it afterwards. */
+        pthread_mutex_lock(&b->lock);
+        assert(b->slots[d->slot] == d);
+        for (unsigned i = 0; i < PCI_BARS; i++) {
+                if (d->bar_decoding[i] == 0)
+                        continue;
+                d->bar_decoding[i] = 0;
+                if (d->ops && d->ops->bar_moved)
+                        d->ops->bar_moved(d->opaque, i, 0);
+        }
+        b->slots[d->slot] = NULL;
+        pthread_mutex_unlock(&b->lock);
+        free(d);
+}
+
 int pci_device_add_bar(PciDevice *d, unsigned bar, uint64_t size) {
         PciBus *b = d->bus;
-        uint64_t addr;
+        uint64_t off;
 
         if (bar >= PCI_BARS || size < 4096 || (size & (size - 1)) || d->bar_size[bar])
                 return -EINVAL;
-        addr = (b->mmio_next + size - 1) & ~(size - 1);
-        if (addr + size > b->mmio_base + b->mmio_size)
+        /* Naturally aligned inside the slot's share, which is aligned to its own size. */
+        off = (d->bar_next + size - 1) & ~(size - 1);
+        if (size > b->share || off > b->share - size)
                 return -ENOSPC;
-        b->mmio_next = addr + size;
+        d->bar_next = off + size;
         d->bar_size[bar] = size;
-        pci_config_set(d, PCI_BAR0 + 4 * bar, (uint32_t) addr, 4); /* 32-bit, non-prefetchable memory */
+        /* 32-bit, non-prefetchable memory */
+        pci_config_set(d, PCI_BAR0 + 4 * bar, (uint32_t) (b->mmio_base + d->slot * b->share + off), 4);
         pci_wmask_set(d, PCI_BAR0 + 4 * bar, (uint32_t) ~(size - 1), 4);
         return 0;
 }
@@ -208,28 +264,40 @@ int pci_device_add_cap(PciDevice *d, uint8_t id, uint8_t len) {
 
 int pci_bus_new(const PciBusParams *p, Bus *pio, Bus *mmio, PciBus **ret) {
         _cleanup_(pci_bus_freep) PciBus *b = NULL;
+        uint64_t share;
         int r;
 
+        share = p->mmio_size / PCI_SLOTS;
+        if (p->mmio_size % PCI_SLOTS != 0 || share < 4096 || (share & (share - 1)) ||
+            p->mmio_base % share != 0 || p->mmio_base + p->mmio_size > UINT64_C(1) << 32)
+                return log_error_errno(EINVAL,
+                                       "PCI window 0x%llx+0x%llx does not split into %d aligned slot shares "
+                                       "below 4 GiB",
+                                       (unsigned long long) p->mmio_base, (unsigned long long) p->mmio_size,
+                                       PCI_SLOTS);
         b = calloc(1, sizeof *b);
         if (!b)
                 return log_oom();
         pthread_mutex_init(&b->lock, NULL);
-        b->mmio_base = b->mmio_next = p->mmio_base;
+        b->mmio_base = p->mmio_base;
         b->mmio_size = p->mmio_size;
+        b->share = share;
 
-        r = pci_bus_add_device(b, PCI_HOST_BRIDGE_VENDOR, PCI_HOST_BRIDGE_DEVICE, PCI_CLASS_BRIDGE_HOST, NULL,
-                               NULL, NULL);
+        r = pci_bus_add_device_at(b, 0, PCI_HOST_BRIDGE_VENDOR, PCI_HOST_BRIDGE_DEVICE,
+                                  PCI_CLASS_BRIDGE_HOST, NULL, NULL, NULL);
         if (r < 0)
                 return log_error_errno(r, "Failed to add the PCI host bridge: %m");
         if (pio) {
                 r = bus_register(pio, PCI_PORT_CONFIG_ADDRESS, 8, pci_bus_config_io, b, "pci-config");
                 if (r < 0)
                         return log_error_errno(r, "Failed to register PCI configuration ports: %m");
+                b->pio = pio;
         }
         if (mmio) {
                 r = bus_register(mmio, p->mmio_base, p->mmio_size, pci_bus_mmio_io, b, "pci-bars");
                 if (r < 0)
                         return log_error_errno(r, "Failed to register the PCI memory window: %m");
+                b->mmio = mmio;
         }
         *ret = TAKE_PTR(b);
         return 0;

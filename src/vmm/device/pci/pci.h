@@ -5,8 +5,13 @@
  * mechanism #1), and a 32-bit memory window in the PCI hole from which vmm assigns every BAR before
  * boot (there is no firmware; Linux keeps assignments that fit the host bridge's _CRS window).
  *
- * Devices are added before vCPUs run. Configuration accesses and BAR dispatch take the bus lock, so a
- * device's config_written and BAR handlers never run concurrently with each other. */
+ * The window is split into PCI_SLOTS equal, naturally aligned shares (512 MiB: 16 MiB each), and a
+ * device's BARs are placed in its slot's share. Freeing a slot frees its share whole, so adding and
+ * removing devices cannot fragment the window.
+ *
+ * Configuration accesses and BAR dispatch take the bus lock, so a device's config_written, bar_moved
+ * and BAR handlers never run concurrently with each other. Devices may be removed while vCPUs run
+ * (pci_bus_remove_device()). */
 
 #include <pthread.h>
 #include <stdbool.h>
@@ -66,24 +71,40 @@ struct PciDevice {
         uint8_t wmask[PCI_CONFIG_SIZE]; /* the bits the guest may change */
         uint64_t bar_size[PCI_BARS];    /* 32-bit memory BARs; 0 = not implemented */
         uint64_t bar_decoding[PCI_BARS]; /* address the BAR decodes at now, 0 = off */
+        uint64_t bar_next;               /* the next free byte of the slot's share of the window */
         uint8_t last_cap;                /* offset of the last capability in the list, 0 = none */
         uint8_t cap_end;                 /* where the next capability goes */
 };
 
 typedef struct PciBusParams {
-        uint64_t mmio_base, mmio_size; /* the BAR window */
+        /* The BAR window, below 4 GiB; mmio_size / PCI_SLOTS must be a power of two >= 4 KiB that
+         * mmio_base is a multiple of. */
+        uint64_t mmio_base, mmio_size;
 } PciBusParams;
 
-/* Registers ports 0xCF8..0xCFF on pio and the BAR window on mmio, and adds the host bridge at 00.0. */
+/* Registers ports 0xCF8..0xCFF on pio and the BAR window on mmio (either may be NULL), and adds the host
+ * bridge at 00.0. */
 int pci_bus_new(const PciBusParams *p, Bus *pio, Bus *mmio, PciBus **ret);
+/* Unregisters from pio and mmio (which must still exist) and frees what is left in the slots. The
+ * devices' owners have removed theirs first (pci_bus_remove_device()). */
 PciBus *pci_bus_free(PciBus *b);
 DEFINE_FREEP(PciBus, pci_bus_free);
 
-/* Adds a type-0 function in the next free slot with the given IDs and 24-bit class code.
- * The device memory stays owned by the bus. */
+/* Adds a type-0 function with the given IDs and 24-bit class code in the lowest free slot (-ENOSPC if
+ * none), or in slot (-EBUSY if taken, -EINVAL past the last). The device memory stays owned by the bus
+ * until pci_bus_remove_device(). The function is visible to configuration accesses at once, so add
+ * before vCPUs run. */
 int pci_bus_add_device(PciBus *b, uint16_t vendor, uint16_t device, uint32_t class_code, const PciDeviceOps *ops,
                        void *opaque, PciDevice **ret);
-/* A 32-bit memory BAR of size bytes (a power of two, >= 4 KiB), placed in the window. */
+int pci_bus_add_device_at(PciBus *b, unsigned slot, uint16_t vendor, uint16_t device, uint32_t class_code,
+                          const PciDeviceOps *ops, void *opaque, PciDevice **ret);
+/* Takes d off the bus, safe while vCPUs run: under the bus lock, every BAR that decodes stops
+ * (ops->bar_moved(.., 0), so ioeventfds are unbound) and the slot is emptied, so no configuration or
+ * BAR access reaches d or its ops once this returns. Frees d; its slot and BAR share are free for the
+ * next device. Not from d's own ops (the bus lock is held there). NULL is fine. */
+void pci_bus_remove_device(PciBus *b, PciDevice *d);
+/* A 32-bit non-prefetchable memory BAR of size bytes (a power of two, >= 4 KiB), placed naturally
+ * aligned in the slot's share of the window; -ENOSPC when the share is full. */
 int pci_device_add_bar(PciDevice *d, unsigned bar, uint64_t size);
 /* Appends a capability of len bytes (id and next pointer filled in) and returns its offset. */
 int pci_device_add_cap(PciDevice *d, uint8_t id, uint8_t len);

@@ -321,9 +321,14 @@ static int add_virtio_cap(PciDevice *pci, uint8_t type, uint32_t offset, uint32_
 VirtioPci *virtio_pci_free(VirtioPci *vp) {
         if (!vp)
                 return NULL;
-        if (vp->notify_base)
-                (void) ioeventfds_bind(vp, vp->notify_base, false);
+        /* 1. Off the bus: no vCPU reaches bar_io or config_written any more, and bar_moved() unbound the
+         *    ioeventfds, so KVM stops signalling the kick fds. */
+        if (vp->pci)
+                pci_bus_remove_device(vp->pci->bus, vp->pci);
+        vp->pci = NULL;
+        /* 2. The I/O thread stops; until it has, it may still notify through the MSI-X vectors. */
         virtio_device_free(vp->dev);
+        /* 3. Now nobody fires the vectors: their GSIs go back. */
         msix_done(&vp->msix);
         free(vp);
         return NULL;

@@ -14,9 +14,16 @@
 
 typedef struct VirtioPci VirtioPci;
 
-/* Puts dev on bus; the transport owns dev from here on, also on failure. vm_fd is for ioeventfds
- * (-EBADF in tests: kicks then go through the MMIO path only). */
+/* Puts dev on bus in the lowest free slot; the transport owns dev from the call on, also on failure.
+ * vm_fd is for ioeventfds (-EBADF in tests: kicks then go through the MMIO path only). */
 int virtio_pci_new(PciBus *bus, IrqRouting *routing, int vm_fd, VirtioDevice *dev, VirtioPci **ret);
+/* Safe while vCPUs run, in this order:
+ *   1. the PCI function leaves the bus (pci_bus_remove_device()): no BAR or config access reaches the
+ *      transport any more, and the notify ioeventfds are unbound;
+ *   2. the virtio device is stopped and freed (its I/O thread joined, the model's fds closed);
+ *   3. MSI-X is released (the vectors' irqfds and GSIs), which the I/O thread used until step 2.
+ * Its slot and BAR share are free for the next device from step 1 on. Not from a device callback, nor
+ * with the bus lock or the device's lock held. */
 VirtioPci *virtio_pci_free(VirtioPci *vp);
 DEFINE_FREEP(VirtioPci, virtio_pci_free);
 
