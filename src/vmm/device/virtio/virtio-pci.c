@@ -449,8 +449,13 @@ static int virtio_pci_device_restore(Device *d, StateReader *r) {
         return -EOPNOTSUPP; /* TEMP */
 }
 
+/* Step 1 of virtio_pci_free(): off the bus, so no vCPU reaches the function; free() does the rest. */
 static void virtio_pci_device_remove(Device *d) {
-        /* Taking the function off the bus is the first thing virtio_pci_free() does. */
+        VirtioPci *vp = d->impl;
+
+        if (vp->pci)
+                pci_bus_remove_device(vp->pci->bus, vp->pci);
+        vp->pci = NULL;
 }
 
 static void virtio_pci_device_free(void *impl) {
