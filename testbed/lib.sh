@@ -201,9 +201,10 @@ tb_make_payload() {
         cp -a "$REPO/$BUILD_REL" "$stage/"
         printf '%s\n' "$entry" >"$stage/.l1-entry"
         # Settings from L0 for the L1 scripts (l1-test.sh and bench/l1-bench.sh source it): which VMM
-        # the guest-image tests run (SDVM_TEST_VMM=vmm|qemu) and the benchmarks' knobs.
+        # the guest-image tests run (SDVM_TEST_VMM=vmm|qemu), which testbed tests run (SDVM_TESTS)
+        # and the benchmarks' knobs.
         local v
-        for v in $(compgen -v | grep -E '^SDVM_(TEST_VMM|BENCH_)'); do printf '%s=%q\n' "$v" "${!v}"; done \
+        for v in $(compgen -v | grep -E '^SDVM_(TEST_VMM|TESTS$|BENCH_)'); do printf '%s=%q\n' "$v" "${!v}"; done \
                 >"$stage/.l1-env"
         rm -f "$out"
         mkfs.ext4 -q -F -d "$stage" -L payload "$out" 1G >/dev/null

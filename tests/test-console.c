@@ -433,6 +433,7 @@ static void test_journal(void **state) {
                                      &t.console),
                          0);
         output(&t, "Debian GNU/Linux 13 guest ttyS0\r\n\r\nguest login: ");
+        run(&t); /* the main loop sends it */
         n = recv(jfd, buf, sizeof buf - 1, 0);
         assert_true(n > 0);
         buf[n] = 0;
@@ -519,6 +520,230 @@ static void test_threads(void **state) {
         teardown(&t);
 }
 
+/* A bound datagram socket in a temporary directory, standing in for journald. */
+typedef struct FakeJournal {
+        char dir[64];
+        struct sockaddr_un sa;
+        int fd;
+} FakeJournal;
+
+static void fake_journal_open(FakeJournal *f) {
+        strcpy(f->dir, "/tmp/test-console-XXXXXX");
+        assert_non_null(mkdtemp(f->dir));
+        f->sa = (struct sockaddr_un) { .sun_family = AF_UNIX };
+        snprintf(f->sa.sun_path, sizeof f->sa.sun_path, "%s/journal", f->dir);
+        f->fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+        assert_true(f->fd >= 0);
+        assert_int_equal(bind(f->fd, (struct sockaddr *) &f->sa, sizeof f->sa), 0);
+}
+
+static void fake_journal_close(FakeJournal *f) {
+        close(f->fd);
+        unlink(f->sa.sun_path);
+        rmdir(f->dir);
+}
+
+/* The next entry's MESSAGE, or NULL if none waits. */
+static const char *fake_journal_message(FakeJournal *f) {
+        static char buf[2048];
+        ssize_t n = recv(f->fd, buf, sizeof buf - 1, 0);
+        char *nl;
+
+        if (n < 0)
+                return NULL;
+        buf[n] = 0;
+        assert_memory_equal(buf, "MESSAGE=", 8);
+        nl = strchr(buf, '\n');
+        assert_non_null(nl);
+        *nl = 0;
+        return buf + 8;
+}
+
+static void setup_journal(Test *t, size_t ring, int output_fd, const FakeJournal *f) {
+        n_guest_in = 0;
+        guest_takes = SIZE_MAX;
+        assert_int_equal(sd_event_new(&t->event), 0);
+        assert_int_equal(console_new(&(ConsoleParams) {
+                                             .event = t->event,
+                                             .vm_name = "web",
+                                             .output_fd = output_fd,
+                                             .journal = true,
+                                             .journal_socket = f->sa.sun_path,
+                                             .ring_size = ring,
+                                             .input = fake_input,
+                                     },
+                                     &t->console),
+                         0);
+}
+
+/* A vCPU thread writes while the main loop runs: the output fd and the journal get every line, once,
+ * in order. The journal's socket holds only a few datagrams (net.unix.max_dgram_qlen), so the writer
+ * keeps at most JOURNAL_AHEAD lines ahead of what the test has read: no line may be dropped. */
+#define THREAD_LINES  3000
+#define JOURNAL_AHEAD 4
+
+typedef struct LineWriter {
+        Console *console;
+        pthread_mutex_t lock;
+        pthread_cond_t cond;
+        unsigned read; /* lines the test got from the journal */
+} LineWriter;
+
+static void *line_writer(void *p) {
+        LineWriter *w = p;
+        char line[64];
+
+        for (unsigned i = 0; i < THREAD_LINES; i++) {
+                pthread_mutex_lock(&w->lock);
+                while (i >= w->read + JOURNAL_AHEAD)
+                        pthread_cond_wait(&w->cond, &w->lock);
+                pthread_mutex_unlock(&w->lock);
+                int n = snprintf(line, sizeof line, "[%8.3f] line %05u of the guest\r\n", i / 1000.0, i);
+                /* In pieces, as the UART hands them over: lines cross the main loop's reads. */
+                console_guest_output(w->console, (const uint8_t *) line, 5);
+                console_guest_output(w->console, (const uint8_t *) line + 5, (size_t) n - 5);
+        }
+        return NULL;
+}
+
+static void test_thread_to_output_and_journal(void **state) {
+        static char got[THREAD_LINES * 64];
+        LineWriter w = { .lock = PTHREAD_MUTEX_INITIALIZER, .cond = PTHREAD_COND_INITIALIZER };
+        char want[64], expected[THREAD_LINES * 64];
+        size_t n = 0, n_expected = 0;
+        FakeJournal f;
+        pthread_t thread;
+        ConsoleStats st;
+        unsigned lines = 0;
+        int out[2];
+        Test t;
+
+        for (unsigned i = 0; i < THREAD_LINES; i++)
+                n_expected += (size_t) snprintf(expected + n_expected, sizeof expected - n_expected,
+                                                "[%8.3f] line %05u of the guest\r\n", i / 1000.0, i);
+        fake_journal_open(&f);
+        /* A pipe smaller than what the guest writes: the output fd fills and is waited for. */
+        assert_int_equal(pipe2(out, O_CLOEXEC | O_NONBLOCK), 0);
+        setup_journal(&t, 0, out[1], &f);
+        w.console = t.console;
+        assert_int_equal(pthread_create(&thread, NULL, line_writer, &w), 0);
+        for (int i = 0; i < 100000 && (lines < THREAD_LINES || n < n_expected); i++) {
+                const char *m;
+                ssize_t k;
+
+                assert_true(sd_event_run(t.event, 10 * 1000) >= 0);
+                while ((m = fake_journal_message(&f))) {
+                        snprintf(want, sizeof want, "[%8.3f] line %05u of the guest", lines / 1000.0, lines);
+                        assert_string_equal(m, want);
+                        pthread_mutex_lock(&w.lock);
+                        w.read = ++lines;
+                        pthread_cond_signal(&w.cond);
+                        pthread_mutex_unlock(&w.lock);
+                }
+                if (i % 8 == 0) /* read the pipe less often than the loop runs */
+                        while ((k = read(out[0], got + n, sizeof got - n)) > 0)
+                                n += (size_t) k;
+        }
+        assert_int_equal(pthread_join(thread, NULL), 0);
+        assert_int_equal(lines, THREAD_LINES);
+        assert_int_equal(n, n_expected);
+        assert_memory_equal(got, expected, n_expected);
+        st = stats(&t);
+        assert_int_equal(st.output_bytes, n_expected);
+        assert_int_equal(st.journal_lines, THREAD_LINES);
+        assert_int_equal(st.journal_lines_dropped, 0);
+        assert_int_equal(st.output_skipped_bytes, 0);
+        assert_int_equal(st.journal_skipped_bytes, 0);
+        teardown(&t);
+        assert_null(fake_journal_message(&f));
+        close(out[0]);
+        close(out[1]);
+        fake_journal_close(&f);
+}
+
+static void output_lines(Test *t, char first, int n, bool run_loop) {
+        char line[1000];
+
+        for (int i = 0; i < n; i++) {
+                memset(line, first + i, sizeof line - 1);
+                line[sizeof line - 1] = '\n';
+                console_guest_output(t->console, (const uint8_t *) line, sizeof line);
+                if (run_loop)
+                        run(t);
+        }
+}
+
+static void expect_journal_line(FakeJournal *f, char c, size_t len) {
+        const char *m = fake_journal_message(f);
+
+        assert_non_null(m);
+        assert_int_equal(strlen(m), len);
+        assert_int_equal(m[0], c);
+        assert_int_equal(m[len - 1], c);
+}
+
+/* What the main loop falls more than the ring behind on, on the output fd or the journal, is skipped
+ * and counted; the rest arrives in order; the guest never waits; console_free() writes out the last
+ * bytes. */
+static void test_output_behind(void **state) {
+        static char fill[3 * 4096], back[2 * 4096];
+        FakeJournal f;
+        ConsoleStats st;
+        int out[2];
+        Test t;
+
+        fake_journal_open(&f);
+        assert_int_equal(pipe2(out, O_CLOEXEC | O_NONBLOCK), 0);
+        while (write(out[1], fill, sizeof fill) > 0) /* a full output fd */
+                ;
+        while (write(out[1], fill, 1) > 0)
+                ;
+        setup_journal(&t, 4096, out[1], &f);
+
+        /* Lines a to j, 10000 bytes, while the main loop does not run: both fall behind the ring. */
+        output_lines(&t, 'a', 10, false);
+        run(&t);
+        st = stats(&t);
+        assert_int_equal(st.output_bytes, 10000);
+        assert_int_equal(st.journal_skipped_bytes, 10000 - 4096);
+        assert_int_equal(st.output_skipped_bytes, 10000 - 4096);
+        /* The journal: the rest of line f after the gap as an entry of its own, then g to j. */
+        expect_journal_line(&f, 'f', 95);
+        for (char c = 'g'; c <= 'j'; c++)
+                expect_journal_line(&f, c, 999);
+        assert_null(fake_journal_message(&f));
+
+        /* Lines k to o with the loop running: the journal keeps up, the full output fd does not. */
+        output_lines(&t, 'k', 5, true);
+        for (char c = 'k'; c <= 'o'; c++)
+                expect_journal_line(&f, c, 999);
+        assert_int_equal(stats(&t).journal_skipped_bytes, 10000 - 4096);
+        assert_int_equal(stats(&t).journal_lines_dropped, 0);
+
+        /* The pipe drains: the output fd gets the last ring-ful (from within line k), the gap counted. */
+        while (read(out[0], fill, sizeof fill) > 0)
+                ;
+        run(&t);
+        assert_int_equal(read(out[0], back, sizeof back), 4096);
+        assert_int_equal(back[0], 'k');
+        assert_int_equal(back[95], '\n');
+        assert_int_equal(back[96], 'l');
+        assert_int_equal(back[4094], 'o');
+        assert_int_equal(back[4095], '\n');
+        assert_int_equal(stats(&t).output_skipped_bytes, 15000 - 4096);
+
+        /* The last bytes, a partial line, go out at exit without the loop. */
+        console_guest_output(t.console, (const uint8_t *) "bye", 3);
+        teardown(&t);
+        assert_int_equal(read(out[0], back, sizeof back), 3);
+        assert_memory_equal(back, "bye", 3);
+        assert_string_equal(fake_journal_message(&f), "bye");
+
+        close(out[0]);
+        close(out[1]);
+        fake_journal_close(&f);
+}
+
 int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(test_output_and_replay),
@@ -531,6 +756,8 @@ int main(void) {
                 cmocka_unit_test(test_listening_socket),
                 cmocka_unit_test(test_journal),
                 cmocka_unit_test(test_threads),
+                cmocka_unit_test(test_thread_to_output_and_journal),
+                cmocka_unit_test(test_output_behind),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }

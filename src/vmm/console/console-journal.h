@@ -7,8 +7,9 @@
  *         MESSAGE=<the line>  PRIORITY=6  SYSLOG_IDENTIFIER=<VM name>  VM=<VM name>  SDVM_SOURCE=console
  *
  * sent over the journal's native protocol on a non-blocking datagram socket of our own: this runs on
- * vCPU threads, and a journal that is slow or gone must never stall the guest, so a line that cannot be
- * sent at once is dropped and counted (sd_journal_send() would block when journald's queue is full).
+ * the main loop (console.c), and a journal that is slow or gone must never stall it, so a line that
+ * cannot be sent at once is dropped and counted (sd_journal_send() would block when journald's queue is
+ * full).
  *
  * Lines: "\n" ends a line, so does "\r" not followed by "\n" (progress output that redraws a line
  * becomes one entry per redraw); a line is also cut at CONSOLE_JOURNAL_LINE_MAX bytes. Terminal escape

@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 #include <errno.h>
+#include <poll.h>
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
@@ -18,6 +19,7 @@
 #define NOTICE_MAX             160
 #define LISTEN_RATELIMIT_USEC  (1000U * 1000U)
 #define LISTEN_RATELIMIT_BURST 20
+#define EXIT_FLUSH_WAIT_MSEC   1000          /* at exit, how long a full output fd may stall */
 
 #define NOTICE_READ_ONLY                                                                                    \
         "\r\n[sdvm: another client attached to this console and has its input now; this one is "            \
@@ -45,6 +47,7 @@ struct ConsoleClient {
 struct Console {
         sd_event *event;
         int output_fd;
+        bool wake_always; /* output_fd or the journal: every output is for the main loop */
         ConsoleInputFn input;
         void *input_userdata;
         size_t replay_size;
@@ -52,13 +55,16 @@ struct Console {
         /* Shared with vCPU threads, under lock. */
         pthread_mutex_t lock;
         ByteRing ring;
-        ConsoleJournal *journal;
         unsigned n_clients;
-        bool wake_pending;       /* the eventfd was written since the main loop last looked */
-        bool flush_timer_wanted; /* the main loop knows there is a partial journal line */
+        bool wake_pending; /* the eventfd was written since the main loop last looked */
         uint64_t output_bytes;
 
         /* Main thread only. */
+        ConsoleJournal *journal;
+        uint64_t output_pos;  /* ring position of the next byte for output_fd */
+        uint64_t journal_pos; /* ... and for the journal */
+        sd_event_source *output_source; /* output_fd said EAGAIN: waiting for EPOLLOUT */
+        bool output_blocked;
         int wake_fd;
         sd_event_source *wake_source;
         sd_event_source *flush_timer;
@@ -454,40 +460,19 @@ int console_listen(Console *c, int fd) {
 
 /* ---- output ---- */
 
+/* vCPU threads: only the ring and an eventfd, so that their seccomp filter needs no socket calls and a
+ * slow stdout or journal never stalls the guest. The main loop writes it out (console_drain()). */
 void console_guest_output(void *userdata, const uint8_t *buf, size_t n) {
         Console *c = userdata;
         bool wake = false;
 
-        if (c->output_fd >= 0) {
-                const uint8_t *p = buf;
-                size_t left = n;
-
-                while (left > 0) {
-                        ssize_t k = write(c->output_fd, p, left);
-                        if (k < 0) {
-                                if (errno == EINTR)
-                                        continue;
-                                break; /* the console is gone; the guest must not notice */
-                        }
-                        p += k;
-                        left -= (size_t) k;
-                }
-        }
-
         pthread_mutex_lock(&c->lock);
         byte_ring_write(&c->ring, buf, n);
         c->output_bytes += n;
-        if (c->journal) {
-                console_journal_feed(c->journal, buf, n, monotonic_usec());
-                if (!c->flush_timer_wanted && console_journal_partial_since(c->journal) != 0) {
-                        c->flush_timer_wanted = true;
-                        wake = true;
-                }
-        }
-        if (c->n_clients > 0 && !c->wake_pending)
-                wake = true;
-        if (wake)
+        if (!c->wake_pending && (c->wake_always || c->n_clients > 0)) {
                 c->wake_pending = true;
+                wake = true;
+        }
         pthread_mutex_unlock(&c->lock);
 
         if (wake)
@@ -499,6 +484,103 @@ void console_guest_rx_ready(void *userdata) {
         (void) eventfd_write(c->wake_fd, 1);
 }
 
+/* Copies what the ring holds from *pos on into scratch; returns how many bytes (0: caught up). If the
+ * ring overwrote some of it already, *pos first moves to the oldest byte held and *ret_skipped says how
+ * far. The copy keeps the lock away from the writes that follow. */
+static size_t ring_take(Console *c, uint64_t *pos, uint64_t *ret_skipped) {
+        uint64_t start;
+        ssize_t k;
+
+        pthread_mutex_lock(&c->lock);
+        start = byte_ring_start(&c->ring);
+        *ret_skipped = *pos < start ? start - *pos : 0;
+        if (*pos < start)
+                *pos = start;
+        k = byte_ring_read(&c->ring, *pos, c->scratch, SCRATCH_SIZE);
+        pthread_mutex_unlock(&c->lock);
+        return k > 0 ? (size_t) k : 0;
+}
+
+static void count_skipped(uint64_t *counter, uint64_t n, const char *where) {
+        if (n == 0)
+                return;
+        if (*counter == 0)
+                log_warning("The guest console's output to %s fell more than the ring behind; skipping "
+                            "%llu bytes (counted from now on, not logged).", where, (unsigned long long) n);
+        *counter += n;
+}
+
+static int on_output_writable(sd_event_source *s, int fd, uint32_t revents, void *userdata);
+
+/* A non-blocking output fd is full: wait for EPOLLOUT instead of spinning. A blocking one waits in
+ * write(), which stalls the main loop but not the guest. */
+static void output_wait_writable(Console *c) {
+        if (!c->output_source &&
+            sd_event_add_io(c->event, &c->output_source, c->output_fd, EPOLLOUT, on_output_writable, c) < 0)
+                return; /* the next wake tries again */
+        if (sd_event_source_set_enabled(c->output_source, SD_EVENT_ON) >= 0)
+                c->output_blocked = true;
+}
+
+/* Writes what is new to output_fd until caught up or the fd is full. Returns -EAGAIN if it is full. */
+static int output_drain(Console *c) {
+        while (c->output_fd >= 0) {
+                uint64_t skipped;
+                size_t n = ring_take(c, &c->output_pos, &skipped);
+                ssize_t k;
+
+                count_skipped(&c->stats.output_skipped_bytes, skipped, "the output fd");
+                if (n == 0)
+                        return 0;
+                k = write(c->output_fd, c->scratch, n);
+                if (k < 0) {
+                        if (errno == EINTR)
+                                continue;
+                        if (errno == EAGAIN)
+                                return -EAGAIN;
+                        /* The console is gone (a closed terminal or pipe); the guest must not notice. */
+                        k = (ssize_t) n;
+                        c->stats.output_skipped_bytes += n;
+                }
+                c->output_pos += (size_t) k;
+        }
+        return 0;
+}
+
+static int on_output_writable(sd_event_source *s, int fd, uint32_t revents, void *userdata) {
+        Console *c = userdata;
+
+        (void) sd_event_source_set_enabled(s, SD_EVENT_OFF);
+        c->output_blocked = false;
+        if (output_drain(c) == -EAGAIN)
+                output_wait_writable(c);
+        return 0;
+}
+
+/* Feeds what is new to the journal, which never blocks (it drops and counts lines instead). */
+static void journal_drain(Console *c) {
+        for (;;) {
+                uint64_t skipped;
+                size_t n = ring_take(c, &c->journal_pos, &skipped);
+
+                if (skipped > 0) /* what is left of the line before the gap is an entry of its own */
+                        console_journal_flush(c->journal);
+                count_skipped(&c->stats.journal_skipped_bytes, skipped, "the journal");
+                if (n == 0)
+                        return;
+                console_journal_feed(c->journal, c->scratch, n, monotonic_usec());
+                c->journal_pos += n;
+        }
+}
+
+/* Main thread: the output fd and the journal get what the guest wrote since the last time, in order. */
+static void console_drain(Console *c) {
+        if (c->output_fd >= 0 && !c->output_blocked && output_drain(c) == -EAGAIN)
+                output_wait_writable(c);
+        if (c->journal)
+                journal_drain(c);
+}
+
 static void arm_flush_timer(Console *c, uint64_t since) {
         if (sd_event_source_set_time(c->flush_timer, since + CONSOLE_JOURNAL_FLUSH_USEC) >= 0)
                 (void) sd_event_source_set_enabled(c->flush_timer, SD_EVENT_ONESHOT);
@@ -508,15 +590,12 @@ static int on_flush_timer(sd_event_source *s, uint64_t usec, void *userdata) {
         Console *c = userdata;
         uint64_t since;
 
-        pthread_mutex_lock(&c->lock);
+        journal_drain(c); /* the partial line may have grown meanwhile */
         since = console_journal_partial_since(c->journal);
         if (since != 0 && monotonic_usec() >= since + CONSOLE_JOURNAL_FLUSH_USEC) {
                 console_journal_flush(c->journal);
                 since = 0;
         }
-        if (since == 0)
-                c->flush_timer_wanted = false;
-        pthread_mutex_unlock(&c->lock);
         if (since != 0)
                 arm_flush_timer(c, since);
         return 0;
@@ -529,12 +608,12 @@ static int on_wake(sd_event_source *s, int fd, uint32_t revents, void *userdata)
         int enabled = SD_EVENT_OFF;
 
         (void) eventfd_read(fd, &v);
+        /* Cleared before draining: output that comes after this wakes us again. */
         pthread_mutex_lock(&c->lock);
         c->wake_pending = false;
-        if (c->journal && c->flush_timer_wanted)
-                since = console_journal_partial_since(c->journal);
         pthread_mutex_unlock(&c->lock);
 
+        console_drain(c);
         feed_input(c); /* the guest may have made room */
 
         for (ConsoleClient *cl = c->clients, *next; cl; cl = next) {
@@ -545,10 +624,34 @@ static int on_wake(sd_event_source *s, int fd, uint32_t revents, void *userdata)
                         client_update_events(cl);
         }
 
+        if (c->journal)
+                since = console_journal_partial_since(c->journal);
         if (since != 0 && c->flush_timer && sd_event_source_get_enabled(c->flush_timer, &enabled) >= 0 &&
             enabled == SD_EVENT_OFF)
                 arm_flush_timer(c, since);
         return 0;
+}
+
+/* At exit (no vCPU runs any more): everything up to the last byte, to the output fd (waiting a little
+ * if it is full) and the journal. */
+static void console_final_flush(Console *c) {
+        uint64_t end;
+
+        while (c->output_fd >= 0 && output_drain(c) == -EAGAIN) {
+                struct pollfd p = { .fd = c->output_fd, .events = POLLOUT };
+                if (poll(&p, 1, EXIT_FLUSH_WAIT_MSEC) <= 0) {
+                        pthread_mutex_lock(&c->lock);
+                        end = c->ring.end;
+                        pthread_mutex_unlock(&c->lock);
+                        count_skipped(&c->stats.output_skipped_bytes, end - c->output_pos, "the output fd");
+                        c->output_pos = end;
+                        break;
+                }
+        }
+        if (c->journal) {
+                journal_drain(c);
+                console_journal_flush(c->journal);
+        }
 }
 
 /* ---- the object ---- */
@@ -556,6 +659,13 @@ static int on_wake(sd_event_source *s, int fd, uint32_t revents, void *userdata)
 Console *console_free(Console *c) {
         if (!c)
                 return NULL;
+        if (c->scratch) {
+                console_final_flush(c);
+                for (ConsoleClient *cl = c->clients, *next; cl; cl = next) {
+                        next = cl->next;
+                        (void) client_flush(cl); /* what fits into its socket now */
+                }
+        }
         while (c->clients)
                 client_detach(c->clients, false);
         c->listen_source = sd_event_source_disable_unref(c->listen_source);
@@ -563,11 +673,11 @@ Console *console_free(Console *c) {
         c->input_source = sd_event_source_disable_unref(c->input_source);
         c->wake_source = sd_event_source_disable_unref(c->wake_source);
         c->flush_timer = sd_event_source_disable_unref(c->flush_timer);
+        c->output_source = sd_event_source_disable_unref(c->output_source);
         safe_close(c->wake_fd);
         if (c->journal) {
                 ConsoleJournalStats js;
 
-                console_journal_flush(c->journal);
                 console_journal_get_stats(c->journal, &js);
                 if (js.lines_dropped > 0)
                         log_warning_errno(js.last_error,
@@ -594,6 +704,7 @@ int console_new(const ConsoleParams *p, Console **ret) {
                 return log_oom();
         c->event = sd_event_ref(p->event);
         c->output_fd = p->output_fd;
+        c->wake_always = p->output_fd >= 0 || p->journal;
         c->input = p->input;
         c->input_userdata = p->input_userdata;
         c->replay_size = p->replay_size ?: CONSOLE_REPLAY_SIZE;
@@ -632,6 +743,7 @@ void console_get_stats(Console *c, ConsoleStats *ret) {
 
         pthread_mutex_lock(&c->lock);
         s.output_bytes = c->output_bytes;
+        pthread_mutex_unlock(&c->lock);
         if (c->journal) {
                 ConsoleJournalStats js;
 
@@ -639,6 +751,5 @@ void console_get_stats(Console *c, ConsoleStats *ret) {
                 s.journal_lines = js.lines_sent;
                 s.journal_lines_dropped = js.lines_dropped;
         }
-        pthread_mutex_unlock(&c->lock);
         *ret = s;
 }

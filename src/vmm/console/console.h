@@ -3,11 +3,15 @@
 
 /* The guest's serial console on the host side, owned by the main loop.
  *
- * Output (guest -> host) arrives on vCPU threads through console_guest_output(), which never waits for
- * anyone but a local output fd (stdout when vmm is run by hand, as before): under a mutex it appends
- * the bytes to a ring of recent output and, when vmm runs under the journal, cuts them into journal
- * entries (console-journal.h); then, if clients are attached, it wakes the main loop through an
- * eventfd, at most once until the main loop has looked.
+ * Output (guest -> host) arrives on vCPU threads through console_guest_output(), which waits for nobody
+ * and makes no I/O but one eventfd write (so the vCPU threads' seccomp filter needs no socket calls):
+ * under a mutex it appends the bytes to a ring of recent output and wakes the main loop, at most once
+ * until the main loop has looked. The main loop then writes what is new, in order, to the local output
+ * fd (stdout when vmm is run by hand), to the journal line by line when vmm runs under it
+ * (console-journal.h), and to the clients. Each has its own position in the ring, so a slow one costs
+ * only the ring: what the main loop falls more than the ring behind on the output fd or the journal
+ * is skipped and counted (ConsoleStats), never waited for by the guest. console_free() writes out the
+ * rest, up to the last byte.
  *
  * Clients: connections to the console socket (the listening socket systemd passes as "console") or
  * any connected stream socket given to console_add_client(). Each client has its own position in the
@@ -48,7 +52,9 @@ typedef size_t (*ConsoleInputFn)(void *userdata, const uint8_t *buf, size_t n);
 typedef struct ConsoleParams {
         sd_event *event;
         const char *vm_name;
-        int output_fd;              /* guest output is written here as it comes (may block); -EBADF: not */
+        int output_fd;              /* guest output goes here from the main loop; -EBADF: not. A blocking fd
+                                     * that is full stalls the main loop (not the guest); a non-blocking
+                                     * one is waited for with EPOLLOUT. */
         bool journal;               /* guest output to the journal, line by line */
         const char *journal_socket; /* NULL: the journal's own */
         size_t ring_size;           /* 0: CONSOLE_RING_SIZE */
@@ -68,10 +74,15 @@ typedef struct ConsoleStats {
         unsigned clients;               /* attached now */
         uint64_t journal_lines;         /* guest console lines sent to the journal */
         uint64_t journal_lines_dropped; /* ... and those it did not take */
+        uint64_t output_skipped_bytes;  /* not written to the output fd: overwritten in the ring before
+                                         * the main loop got to them, or the fd failed */
+        uint64_t journal_skipped_bytes; /* overwritten before the main loop fed them to the journal */
 } ConsoleStats;
 
 int console_new(const ConsoleParams *p, Console **ret);
-/* Disconnects the clients and sends a partial journal line. No vCPU may be running. */
+/* Writes out all output to the output fd (waiting up to a second if it is full), the journal (the
+ * partial line too) and, as far as their sockets take it, the clients; then disconnects them. No vCPU
+ * may be running. */
 Console *console_free(Console *c);
 DEFINE_FREEP(Console, console_free);
 
@@ -83,7 +94,7 @@ int console_listen(Console *c, int fd);
 /* A connected stream socket; owned from now on, also on failure. -EBUSY if there are too many. */
 int console_add_client(Console *c, int fd);
 
-/* vCPU threads (the UART's callbacks); userdata is the Console. */
+/* vCPU threads (the UART's callbacks); userdata is the Console. Only a mutex and an eventfd write. */
 void console_guest_output(void *userdata, const uint8_t *buf, size_t n);
 void console_guest_rx_ready(void *userdata);
 

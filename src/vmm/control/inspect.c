@@ -60,7 +60,9 @@ static int console_tree(Console *console, sd_json_variant **ret) {
                               SD_JSON_BUILD_PAIR_UNSIGNED("clientsDropped", st.clients_dropped),
                               SD_JSON_BUILD_PAIR_UNSIGNED("clientsRefused", st.clients_refused),
                               SD_JSON_BUILD_PAIR_UNSIGNED("journalLines", st.journal_lines),
-                              SD_JSON_BUILD_PAIR_UNSIGNED("journalLinesDropped", st.journal_lines_dropped));
+                              SD_JSON_BUILD_PAIR_UNSIGNED("journalLinesDropped", st.journal_lines_dropped),
+                              SD_JSON_BUILD_PAIR_UNSIGNED("outputSkippedBytes", st.output_skipped_bytes),
+                              SD_JSON_BUILD_PAIR_UNSIGNED("journalSkippedBytes", st.journal_skipped_bytes));
 }
 
 /* devices/: every device of the tree under its id, and the host side of the console. */
