@@ -12,6 +12,7 @@
 #include "console/console-journal.h"
 #include "console/console.h"
 #include "log.h"
+#include "time-util.h"
 #include "console/ring.h"
 
 #define SCRATCH_SIZE           (64U * 1024U) /* what one send() to a client takes at most */
@@ -79,13 +80,6 @@ struct Console {
         uint8_t *scratch;
         ConsoleStats stats; /* the main thread's counters */
 };
-
-static uint64_t monotonic_usec(void) {
-        struct timespec ts;
-
-        (void) clock_gettime(CLOCK_MONOTONIC, &ts);
-        return (uint64_t) ts.tv_sec * 1000000U + (uint64_t) ts.tv_nsec / 1000U;
-}
 
 static void client_update_events(ConsoleClient *cl);
 static int client_flush(ConsoleClient *cl);
@@ -568,7 +562,7 @@ static void journal_drain(Console *c) {
                 count_skipped(&c->stats.journal_skipped_bytes, skipped, "the journal");
                 if (n == 0)
                         return;
-                console_journal_feed(c->journal, c->scratch, n, monotonic_usec());
+                console_journal_feed(c->journal, c->scratch, n, now_usec());
                 c->journal_pos += n;
         }
 }
@@ -592,7 +586,7 @@ static int on_flush_timer(sd_event_source *s, uint64_t usec, void *userdata) {
 
         journal_drain(c); /* the partial line may have grown meanwhile */
         since = console_journal_partial_since(c->journal);
-        if (since != 0 && monotonic_usec() >= since + CONSOLE_JOURNAL_FLUSH_USEC) {
+        if (since != 0 && now_usec() >= since + CONSOLE_JOURNAL_FLUSH_USEC) {
                 console_journal_flush(c->journal);
                 since = 0;
         }

@@ -1,12 +1,14 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 #include <assert.h>
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
 #include <unistd.h>
 
+#include "core/thread.h"
 #include "log.h"
 #include "device/virtio/virtio.h"
 
@@ -300,12 +302,15 @@ int virtio_device_start_thread(VirtioDevice *d) {
         pthread_mutex_lock(&d->lock);
         d->thread_running = true;
         pthread_mutex_unlock(&d->lock);
-        r = pthread_create(&d->thread, NULL, io_thread, d);
-        if (r != 0) {
+        /* Named after the device ("io-disk0"), with the device-I/O role's signals and sandbox. */
+        char name[16];
+        (void) snprintf(name, sizeof name, "io-%s", d->id);
+        r = thread_spawn(THREAD_ROLE_DEVICE_IO, name, io_thread, d, &d->thread);
+        if (r < 0) {
                 pthread_mutex_lock(&d->lock);
                 d->thread_running = false;
                 pthread_mutex_unlock(&d->lock);
-                return -r;
+                return r;
         }
         d->thread_started = true;
         return 0;
