@@ -13,6 +13,11 @@
 #define MSIX_ENTRY_VECTOR_CTRL 12
 #define MSIX_ENTRY_MASKED 0x1
 
+/* For save, which does not change the device but takes its lock. */
+static pthread_mutex_t *msix_lock(const Msix *m) {
+        return (pthread_mutex_t *) &m->lock;
+}
+
 static uint32_t entry_u32(const Msix *m, uint16_t v, unsigned off) {
         return (uint32_t) le_read(m->table + v * MSIX_ENTRY_SIZE + off, 4);
 }
@@ -86,15 +91,19 @@ void msix_done(Msix *m) {
         m->n_vectors = 0;
 }
 
-void msix_config_written(Msix *m, uint32_t offset, uint32_t len) {
-        uint16_t control;
+/* With the lock held: enable and mask as the config space has them. */
+static void control_update(Msix *m) {
+        uint16_t control = (uint16_t) pci_config_get(m->pci, m->cap + MSIX_CONTROL, 2);
 
-        if (offset > m->cap + MSIX_CONTROL + 1U || offset + len <= (uint32_t) m->cap + MSIX_CONTROL)
-                return;
-        control = (uint16_t) pci_config_get(m->pci, m->cap + MSIX_CONTROL, 2);
-        pthread_mutex_lock(&m->lock);
         m->enabled = control & MSIX_CONTROL_ENABLE;
         m->function_masked = control & MSIX_CONTROL_MASKALL;
+}
+
+void msix_config_written(Msix *m, uint32_t offset, uint32_t len) {
+        if (offset > m->cap + MSIX_CONTROL + 1U || offset + len <= (uint32_t) m->cap + MSIX_CONTROL)
+                return;
+        pthread_mutex_lock(&m->lock);
+        control_update(m);
         for (uint16_t v = 0; v < m->n_vectors; v++)
                 if (!vector_masked(m, v) && (m->pending & (UINT64_C(1) << v))) {
                         m->pending &= ~(UINT64_C(1) << v);
@@ -137,4 +146,43 @@ void msix_notify(Msix *m, uint16_t vector) {
         else
                 vector_fire(m, vector);
         pthread_mutex_unlock(&m->lock);
+}
+
+void msix_save(const Msix *m, MsixState *ret) {
+        MsixState st = { .version = MSIX_STATE_VERSION, .n_vectors = m->n_vectors };
+
+        pthread_mutex_lock(msix_lock(m));
+        st.pending = m->pending;
+        memcpy(st.table, m->table, (size_t) m->n_vectors * MSIX_ENTRY_SIZE);
+        pthread_mutex_unlock(msix_lock(m));
+        *ret = st;
+}
+
+int msix_restore_check(const Msix *m, const MsixState *st) {
+        if (st->version != MSIX_STATE_VERSION || st->reserved != 0 || st->n_vectors != m->n_vectors)
+                return -EINVAL;
+        /* n_vectors <= MSIX_VECTORS_MAX = 64, so the shift is defined. */
+        if (m->n_vectors < 64 && (st->pending >> m->n_vectors) != 0)
+                return -EINVAL;
+        for (size_t i = (size_t) m->n_vectors * MSIX_ENTRY_SIZE; i < sizeof st->table; i++)
+                if (st->table[i] != 0)
+                        return -EINVAL;
+        /* Any entry contents are valid: the guest may write anything there, and does on a live device. */
+        return 0;
+}
+
+int msix_restore(Msix *m, const MsixState *st) {
+        int r;
+
+        r = msix_restore_check(m, st);
+        if (r < 0)
+                return r;
+        pthread_mutex_lock(&m->lock);
+        memcpy(m->table, st->table, sizeof m->table);
+        m->pending = st->pending;
+        control_update(m);
+        for (uint16_t v = 0; v < m->n_vectors; v++)
+                vector_update(m, v);
+        pthread_mutex_unlock(&m->lock);
+        return 0;
 }

@@ -48,3 +48,29 @@ void msix_config_written(Msix *m, uint32_t offset, uint32_t len);
 
 /* Interrupts the guest through vector (MSIX_NO_VECTOR or out of range: nothing). Any thread. */
 void msix_notify(Msix *m, uint16_t vector);
+
+#define MSIX_STATE_VERSION 1
+
+/* The guest-visible MSI-X state, fixed layout, host byte order (little-endian on every arch we build
+ * for; the table holds its entries as the guest wrote them, little-endian). Not stored: the enable and
+ * function-mask bits, which are the function's config space (PciFunctionState) and are re-derived from
+ * it; the GSIs, irqfds and KVM routes, which are host resources rebuilt from the table; the n_fired
+ * counters. */
+typedef struct MsixState {
+        uint32_t version;   /* MSIX_STATE_VERSION */
+        uint16_t n_vectors; /* must match the device */
+        uint16_t reserved;  /* 0 */
+        uint64_t pending;   /* the PBA: bits below n_vectors only */
+        uint8_t table[MSIX_VECTORS_MAX * MSIX_ENTRY_SIZE]; /* entries from n_vectors on: 0 */
+} MsixState;
+_Static_assert(sizeof(MsixState) == 1040, "MsixState is a fixed on-disk layout");
+
+/* Save and restore are called while the function is quiesced (vCPUs paused, the owner's I/O thread
+ * paused). */
+void msix_save(const Msix *m, MsixState *ret);
+/* -EINVAL if st cannot be a state of m (version, vector count, bits or entries past it). Pure. */
+int msix_restore_check(const Msix *m, const MsixState *st);
+/* Checks as above (-EINVAL, m untouched), then loads the table and the PBA, takes enable and mask from
+ * the function's config space, which must already be restored, reprograms every vector's route and
+ * delivers what is pending on a vector that is not masked, as an unmask by the guest would. */
+int msix_restore(Msix *m, const MsixState *st);

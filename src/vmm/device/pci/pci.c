@@ -121,6 +121,49 @@ void pci_bus_config_io(void *opaque, uint64_t offset, uint8_t *data, uint32_t le
         pthread_mutex_unlock(&b->lock);
 }
 
+void pci_device_save(const PciDevice *d, PciFunctionState *ret) {
+        PciFunctionState st = { .version = PCI_FUNCTION_STATE_VERSION };
+
+        pthread_mutex_lock(&d->bus->lock);
+        memcpy(st.config, d->config, sizeof st.config);
+        pthread_mutex_unlock(&d->bus->lock);
+        *ret = st;
+}
+
+/* With the bus lock held. */
+static int pci_state_check_locked(const PciDevice *d, const PciFunctionState *st) {
+        if (st->version != PCI_FUNCTION_STATE_VERSION || st->reserved != 0)
+                return -EINVAL;
+        for (unsigned i = 0; i < PCI_CONFIG_SIZE; i++)
+                if ((st->config[i] ^ d->config[i]) & ~d->wmask[i])
+                        return -EINVAL;
+        return 0;
+}
+
+int pci_device_restore_check(const PciDevice *d, const PciFunctionState *st) {
+        int r;
+
+        pthread_mutex_lock(&d->bus->lock);
+        r = pci_state_check_locked(d, st);
+        pthread_mutex_unlock(&d->bus->lock);
+        return r;
+}
+
+int pci_device_restore(PciDevice *d, const PciFunctionState *st) {
+        int r;
+
+        pthread_mutex_lock(&d->bus->lock);
+        r = pci_state_check_locked(d, st);
+        if (r >= 0) {
+                for (unsigned i = 0; i < PCI_CONFIG_SIZE; i++)
+                        d->config[i] =
+                                (uint8_t) ((d->config[i] & ~d->wmask[i]) | (st->config[i] & d->wmask[i]));
+                pci_update_bars(d);
+        }
+        pthread_mutex_unlock(&d->bus->lock);
+        return r;
+}
+
 void pci_bus_mmio_io(void *opaque, uint64_t offset, uint8_t *data, uint32_t len, bool is_write) {
         PciBus *b = opaque;
         uint64_t addr = b->mmio_base + offset;

@@ -131,3 +131,27 @@ typedef struct PciBusState {
 } PciBusState;
 _Static_assert(sizeof(PciBusState) == 12, "PciBusState is a fixed layout");
 extern const DeviceOps pci_bus_device_ops;
+#define PCI_FUNCTION_STATE_VERSION 1
+
+/* A function's guest-visible state, fixed layout, host byte order (little-endian on every arch we build
+ * for; config space itself is little-endian by definition). Not stored, because it is derived or fixed
+ * at construction: the write mask, BAR sizes, where each BAR decodes (recomputed from COMMAND and the
+ * BARs), the capability layout. The read-only bytes are stored all the same: they say what kind of
+ * function the record belongs to, and restore compares them. */
+typedef struct PciFunctionState {
+        uint32_t version;  /* PCI_FUNCTION_STATE_VERSION */
+        uint32_t reserved; /* 0 */
+        uint8_t config[PCI_CONFIG_SIZE];
+} PciFunctionState;
+_Static_assert(sizeof(PciFunctionState) == 264, "PciFunctionState is a fixed on-disk layout");
+
+/* Save and restore are called while the function is quiesced (vCPUs paused, the owner's I/O thread
+ * paused); they take the bus lock as config accesses do. */
+void pci_device_save(const PciDevice *d, PciFunctionState *ret);
+/* -EINVAL if st is not a state of this function: a bad version or reserved field, or a read-only bit
+ * (IDs, class, BAR types and sizes, the capability list) that differs from this function's. Pure. */
+int pci_device_restore_check(const PciDevice *d, const PciFunctionState *st);
+/* Checks as above (-EINVAL, d untouched), then takes the writable bits and recomputes where the BARs
+ * decode, which calls bar_moved for each BAR that moved. config_written is not called: the state a
+ * device derives from its config space (MSI-X enable and mask) comes back with its own record. */
+int pci_device_restore(PciDevice *d, const PciFunctionState *st);

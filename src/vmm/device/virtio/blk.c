@@ -27,7 +27,7 @@
 #define VIRTIO_BLK_S_UNSUPP 2
 
 #define SECTOR_SIZE 512
-#define BLK_ID_BYTES 20
+#define BLK_ID_BYTES VIRTIO_BLK_SERIAL_SIZE
 #define BLK_HEADER_SIZE 16
 #define BLK_SEG_MAX (VQ_CHAIN_MAX - 2)          /* leaves room for the header and the status byte */
 #define BLK_DISCARD_SECTORS_MAX (UINT32_C(1) << 22) /* 2 GiB per request */
@@ -184,6 +184,52 @@ static size_t blk_counters(VirtioDevice *d, VirtioCounter *out, size_t max) {
         return n;
 }
 
+static void blk_state_save(VirtioDevice *d, void *buf) {
+        Blk *b = d->priv;
+        VirtioBlkState st = {
+                .version = VIRTIO_BLK_STATE_VERSION,
+                .read_only = b->disk->read_only,
+                .can_discard = b->disk->can_discard,
+                .size = b->disk->size,
+                .n_read = b->n_read,
+                .n_written = b->n_written,
+                .n_flushed = b->n_flushed,
+                .n_discarded = b->n_discarded,
+                .n_errors = b->n_errors,
+        };
+
+        memcpy(st.serial, b->serial, sizeof st.serial);
+        memcpy(buf, &st, sizeof st);
+}
+
+static int blk_state_check(VirtioDevice *d, const void *buf) {
+        Blk *b = d->priv;
+        VirtioBlkState st;
+
+        memcpy(&st, buf, sizeof st);
+        if (st.version != VIRTIO_BLK_STATE_VERSION || st.reserved0[0] || st.reserved0[1] ||
+            st.reserved1[0] || st.reserved1[1] || st.reserved1[2] || st.reserved1[3])
+                return -EINVAL;
+        /* Another disk, as far as the guest can tell: its capacity, features and ID would change under
+         * the running driver. */
+        if (st.size != b->disk->size || st.read_only != b->disk->read_only ||
+            st.can_discard != b->disk->can_discard || memcmp(st.serial, b->serial, sizeof st.serial) != 0)
+                return -EINVAL;
+        return 0;
+}
+
+static void blk_state_restore(VirtioDevice *d, const void *buf) {
+        Blk *b = d->priv;
+        VirtioBlkState st;
+
+        memcpy(&st, buf, sizeof st);
+        b->n_read = st.n_read;
+        b->n_written = st.n_written;
+        b->n_flushed = st.n_flushed;
+        b->n_discarded = st.n_discarded;
+        b->n_errors = st.n_errors;
+}
+
 static void blk_free(VirtioDevice *d) {
         Blk *b = d->priv;
         if (!b)
@@ -199,7 +245,12 @@ static const VirtioDeviceOps blk_ops = {
         .queue_kick = blk_kick,
         .counters = blk_counters,
         .free = blk_free,
+        .state_size = sizeof(VirtioBlkState),
+        .state_save = blk_state_save,
+        .state_check = blk_state_check,
+        .state_restore = blk_state_restore,
 };
+_Static_assert(sizeof(VirtioBlkState) <= VIRTIO_MODEL_STATE_MAX, "VirtioBlkState fits the model record");
 
 int virtio_blk_new(const GuestMemory *mem, const char *id, Disk *disk, const char *serial, VirtioDevice **ret) {
         uint64_t features = UINT64_C(1) << VIRTIO_BLK_F_SEG_MAX | UINT64_C(1) << VIRTIO_BLK_F_BLK_SIZE |

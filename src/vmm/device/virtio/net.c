@@ -36,6 +36,7 @@ typedef struct Net {
         bool rx_pending;  /* rx_chain was popped and waits for a frame */
         VqChain rx_chain;
         VqChain tx_chain;
+        unsigned offload; /* TUN_F_* for the driver's features, set on the tap at activate */
         uint64_t rx_frames, rx_bytes, tx_frames, tx_bytes, tx_dropped;
 } Net;
 
@@ -125,9 +126,22 @@ static void net_kick(VirtioDevice *d, uint16_t q) {
         net_receive(d, NULL);
 }
 
+static int net_set_offload(VirtioDevice *d, unsigned offload) {
+        Net *n = d->priv;
+        int r = tap_set_offload(n->tap_fd, offload);
+
+        /* ENOTTY: not a tap but a datagram socket (tests), which has no offloads to switch on; frames
+         * then pass with whatever header the other end wrote. */
+        if (r < 0 && r != -ENOTTY)
+                return log_warning_errno(r, "Device %s: TUNSETOFFLOAD failed: %m", d->id);
+        n->offload = offload;
+        return 0;
+}
+
 static int net_activate(VirtioDevice *d) {
         Net *n = d->priv;
         unsigned offload = 0;
+        int r;
 
         /* What the guest can take from the tap. */
         if (d->features & BIT(VIRTIO_NET_F_GUEST_CSUM)) {
@@ -139,11 +153,9 @@ static int net_activate(VirtioDevice *d) {
                 if ((offload & (TUN_F_TSO4 | TUN_F_TSO6)) && (d->features & BIT(VIRTIO_NET_F_GUEST_ECN)))
                         offload |= TUN_F_TSO_ECN;
         }
-        int r = tap_set_offload(n->tap_fd, offload);
-        /* ENOTTY: not a tap but a datagram socket (tests), which has no offloads to switch on; frames
-         * then pass with whatever header the other end wrote. */
-        if (r < 0 && r != -ENOTTY)
-                return log_warning_errno(r, "Device %s: TUNSETOFFLOAD failed: %m", d->id);
+        r = net_set_offload(d, offload);
+        if (r < 0)
+                return r;
         n->rx_waiting = false;
         return virtio_watch_set_events(n->tap_watch, EPOLLIN);
 }
@@ -171,6 +183,71 @@ static size_t net_counters(VirtioDevice *d, VirtioCounter *out, size_t max) {
         return k;
 }
 
+static uint16_t net_in_flight(VirtioDevice *d, uint16_t q) {
+        Net *n = d->priv;
+        return q == NET_RXQ && n->rx_pending;
+}
+
+static void net_state_save(VirtioDevice *d, void *buf) {
+        Net *n = d->priv;
+        VirtioNetState st = {
+                .version = VIRTIO_NET_STATE_VERSION,
+                .offload = n->offload,
+                .rx_frames = n->rx_frames,
+                .rx_bytes = n->rx_bytes,
+                .tx_frames = n->tx_frames,
+                .tx_bytes = n->tx_bytes,
+                .tx_dropped = n->tx_dropped,
+        };
+
+        memcpy(st.mac, n->config, sizeof st.mac);
+        memcpy(buf, &st, sizeof st);
+}
+
+static int net_state_check(VirtioDevice *d, const void *buf) {
+        Net *n = d->priv;
+        VirtioNetState st;
+
+        memcpy(&st, buf, sizeof st);
+        if (st.version != VIRTIO_NET_STATE_VERSION || st.reserved[0] || st.reserved[1])
+                return -EINVAL;
+        if (memcmp(st.mac, n->config, sizeof st.mac) != 0)
+                return -EINVAL;
+        /* What net_activate() can have set: TSO only with checksums, ECN only with TSO. */
+        if ((st.offload & ~(TUN_F_CSUM | TUN_F_TSO4 | TUN_F_TSO6 | TUN_F_TSO_ECN)) ||
+            ((st.offload & (TUN_F_TSO4 | TUN_F_TSO6)) && !(st.offload & TUN_F_CSUM)) ||
+            ((st.offload & TUN_F_TSO_ECN) && !(st.offload & (TUN_F_TSO4 | TUN_F_TSO6))))
+                return -EINVAL;
+        return 0;
+}
+
+static void net_state_restore(VirtioDevice *d, const void *buf) {
+        Net *n = d->priv;
+        VirtioNetState st;
+
+        memcpy(&st, buf, sizeof st);
+        n->rx_frames = st.rx_frames;
+        n->rx_bytes = st.rx_bytes;
+        n->tx_frames = st.tx_frames;
+        n->tx_bytes = st.tx_bytes;
+        n->tx_dropped = st.tx_dropped;
+        /* A buffer this device took before belongs to the state being replaced; the record's own is
+         * still available in the ring (virtio_device_save() left it there). */
+        n->rx_pending = false;
+        n->rx_waiting = false;
+        n->offload = st.offload;
+        if (!virtio_device_live(d)) {
+                (void) virtio_watch_set_events(n->tap_watch, 0);
+                return;
+        }
+        /* As when activate fails: the driver is told to reset, and its restart sets the offloads. */
+        if (net_set_offload(d, st.offload) < 0) {
+                d->status |= VIRTIO_STATUS_NEEDS_RESET;
+                return;
+        }
+        (void) virtio_watch_set_events(n->tap_watch, EPOLLIN);
+}
+
 static void net_free(VirtioDevice *d) {
         Net *n = d->priv;
         if (!n)
@@ -188,7 +265,13 @@ static const VirtioDeviceOps net_ops = {
         .reset = net_reset,
         .counters = net_counters,
         .free = net_free,
+        .state_size = sizeof(VirtioNetState),
+        .state_save = net_state_save,
+        .state_check = net_state_check,
+        .state_restore = net_state_restore,
+        .in_flight = net_in_flight,
 };
+_Static_assert(sizeof(VirtioNetState) <= VIRTIO_MODEL_STATE_MAX, "VirtioNetState fits the model record");
 
 int virtio_net_new(const GuestMemory *mem, const char *id, int tap_fd, const uint8_t mac[static 6],
                    VirtioDevice **ret) {

@@ -11,6 +11,22 @@
 
 #include "device/virtio/virtio.h"
 
-/* Takes tap_fd (also on failure): a non-blocking tap, or in tests one end of a SOCK_DGRAM socketpair. */
+#define VIRTIO_NET_STATE_VERSION 1
+
+/* The model's record (VirtioDeviceOps.state_size), fixed layout, host byte order (little-endian on every
+ * arch we build for). The MAC is stored to be compared: a restore onto another MAC is refused. Not
+ * stored: whether the tap has frames waiting (the restored device watches it again), and a receive
+ * buffer taken but not yet filled, which the core record leaves available so that it is taken again. */
+typedef struct VirtioNetState {
+        uint32_t version; /* VIRTIO_NET_STATE_VERSION */
+        uint32_t offload; /* TUN_F_* the driver's features switched on in the tap at DRIVER_OK */
+        uint8_t mac[6];
+        uint8_t reserved[2]; /* 0 */
+        uint64_t rx_frames, rx_bytes, tx_frames, tx_bytes, tx_dropped;
+} VirtioNetState;
+_Static_assert(sizeof(VirtioNetState) == 56, "VirtioNetState is a fixed on-disk layout");
+
+/* Takes tap_fd (also on failure): a non-blocking tap, or in tests one end of a SOCK_DGRAM socketpair.
+ * A restore onto a live driver sets the record's offloads on the tap again (the tap may be new). */
 int virtio_net_new(const GuestMemory *mem, const char *id, int tap_fd, const uint8_t mac[static 6],
                    VirtioDevice **ret);

@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 #include <errno.h>
 #include <stdlib.h>
+#include <string.h>
 #include <sys/random.h>
 
 #include "log.h"
@@ -51,6 +52,28 @@ static size_t rng_counters(VirtioDevice *d, VirtioCounter *out, size_t max) {
         return 1;
 }
 
+static void rng_state_save(VirtioDevice *d, void *buf) {
+        Rng *rng = d->priv;
+        VirtioRngState st = { .version = VIRTIO_RNG_STATE_VERSION, .bytes = rng->bytes };
+
+        memcpy(buf, &st, sizeof st);
+}
+
+static int rng_state_check(VirtioDevice *d, const void *buf) {
+        VirtioRngState st;
+
+        memcpy(&st, buf, sizeof st);
+        return st.version == VIRTIO_RNG_STATE_VERSION && st.reserved == 0 ? 0 : -EINVAL;
+}
+
+static void rng_state_restore(VirtioDevice *d, const void *buf) {
+        Rng *rng = d->priv;
+        VirtioRngState st;
+
+        memcpy(&st, buf, sizeof st);
+        rng->bytes = st.bytes;
+}
+
 static void rng_free(VirtioDevice *d) {
         free(d->priv);
 }
@@ -61,7 +84,12 @@ static const VirtioDeviceOps rng_ops = {
         .queue_kick = rng_kick,
         .counters = rng_counters,
         .free = rng_free,
+        .state_size = sizeof(VirtioRngState),
+        .state_save = rng_state_save,
+        .state_check = rng_state_check,
+        .state_restore = rng_state_restore,
 };
+_Static_assert(sizeof(VirtioRngState) <= VIRTIO_MODEL_STATE_MAX, "VirtioRngState fits the model record");
 
 int virtio_rng_new(const GuestMemory *mem, const char *id, VirtioDevice **ret) {
         Rng *rng = calloc(1, sizeof *rng);

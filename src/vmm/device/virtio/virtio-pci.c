@@ -384,6 +384,108 @@ int virtio_pci_new(PciBus *bus, IrqRouting *routing, int vm_fd, VirtioDevice *de
         return 0;
 }
 
+void virtio_pci_transport_save(VirtioPci *vp, VirtioPciTransportState *ret) {
+        VirtioPciTransportState st = { .version = VIRTIO_PCI_TRANSPORT_STATE_VERSION };
+
+        pthread_mutex_lock(&vp->dev->lock);
+        st.device_feature_select = vp->device_feature_select;
+        st.driver_feature_select = vp->driver_feature_select;
+        st.queue_select = vp->queue_select;
+        st.config_vector = vp->config_vector;
+        memcpy(st.queue_vector, vp->queue_vector, sizeof st.queue_vector);
+        pthread_mutex_unlock(&vp->dev->lock);
+        *ret = st;
+}
+
+static bool vector_valid(const VirtioPci *vp, uint16_t v) {
+        return v < vp->msix.n_vectors || v == MSIX_NO_VECTOR;
+}
+
+/* Fixed at construction, so no lock. The selectors hold whatever the driver wrote. */
+int virtio_pci_transport_restore_check(VirtioPci *vp, const VirtioPciTransportState *st) {
+        if (st->version != VIRTIO_PCI_TRANSPORT_STATE_VERSION || !vector_valid(vp, st->config_vector))
+                return -EINVAL;
+        for (uint16_t q = 0; q < VIRTIO_QUEUES_MAX; q++)
+                if (q < vp->dev->n_queues ? !vector_valid(vp, st->queue_vector[q])
+                                          : st->queue_vector[q] != MSIX_NO_VECTOR)
+                        return -EINVAL;
+        return 0;
+}
+
+int virtio_pci_transport_restore(VirtioPci *vp, const VirtioPciTransportState *st) {
+        int r;
+
+        r = virtio_pci_transport_restore_check(vp, st);
+        if (r < 0)
+                return r;
+        pthread_mutex_lock(&vp->dev->lock);
+        vp->device_feature_select = st->device_feature_select;
+        vp->driver_feature_select = st->driver_feature_select;
+        vp->queue_select = st->queue_select;
+        vp->config_vector = st->config_vector;
+        memcpy(vp->queue_vector, st->queue_vector, sizeof vp->queue_vector);
+        pthread_mutex_unlock(&vp->dev->lock);
+        return 0;
+}
+
+void virtio_pci_save(VirtioPci *vp, VirtioPciState *ret) {
+        VirtioPciState st = {
+                .version = VIRTIO_PCI_STATE_VERSION,
+                .model_size = virtio_device_model_state_size(vp->dev),
+        };
+
+        pci_device_save(vp->pci, &st.pci);
+        msix_save(&vp->msix, &st.msix);
+        virtio_pci_transport_save(vp, &st.transport);
+        virtio_device_save(vp->dev, &st.virtio);
+        virtio_device_model_save(vp->dev, st.model, sizeof st.model);
+        *ret = st;
+}
+
+int virtio_pci_restore_check(VirtioPci *vp, const VirtioPciState *st) {
+        const char *part = NULL;
+
+        if (st->version != VIRTIO_PCI_STATE_VERSION || st->model_size > sizeof st->model)
+                part = "device";
+        else {
+                for (size_t i = st->model_size; i < sizeof st->model && !part; i++)
+                        if (st->model[i] != 0)
+                                part = "device";
+        }
+        if (!part && pci_device_restore_check(vp->pci, &st->pci) < 0)
+                part = "PCI function";
+        if (!part && msix_restore_check(&vp->msix, &st->msix) < 0)
+                part = "MSI-X";
+        if (!part && virtio_pci_transport_restore_check(vp, &st->transport) < 0)
+                part = "virtio-pci transport";
+        if (!part && virtio_device_restore_check(vp->dev, &st->virtio) < 0)
+                part = "virtio";
+        if (!part && virtio_device_model_restore_check(vp->dev, st->model, st->model_size) < 0)
+                part = vp->dev->ops->type;
+        if (!part)
+                return 0;
+        log_debug("Device %s: refusing the saved state, its %s record does not fit.", vp->dev->id, part);
+        return -EINVAL;
+}
+
+int virtio_pci_restore(VirtioPci *vp, const VirtioPciState *st) {
+        int r;
+
+        r = virtio_pci_restore_check(vp, st);
+        if (r < 0)
+                return r;
+        /* Each restore checks its part again; none can fail now, as each check depends only on its
+         * record and on what the device was built with, which the restores before it do not change.
+         * MSI-X goes after the PCI function: it takes enable and mask from config space. */
+        if ((r = pci_device_restore(vp->pci, &st->pci)) < 0 ||
+            (r = msix_restore(&vp->msix, &st->msix)) < 0 ||
+            (r = virtio_pci_transport_restore(vp, &st->transport)) < 0 ||
+            (r = virtio_device_restore(vp->dev, &st->virtio)) < 0 ||
+            (r = virtio_device_model_restore(vp->dev, st->model, st->model_size)) < 0)
+                return r;
+        return 0;
+}
+
 /* The device model's view (core/device.h) of a virtio function: the transport and the model as one
  * device, which owns the VirtioPci. */
 static int virtio_pci_device_pause(Device *d) {
@@ -442,11 +544,22 @@ static int virtio_pci_device_describe(Device *dev, sd_json_variant **ret) {
 }
 
 static int virtio_pci_device_save(Device *d, StateWriter *w) {
-        return -EOPNOTSUPP; /* TEMP until the records land */
+        _cleanup_free_ VirtioPciState *st = malloc(sizeof *st);
+
+        if (!st)
+                return -ENOMEM;
+        virtio_pci_save(d->impl, st);
+        return state_write(w, VIRTIO_PCI_STATE_TAG, st, sizeof *st);
 }
 
 static int virtio_pci_device_restore(Device *d, StateReader *r) {
-        return -EOPNOTSUPP; /* TEMP */
+        _cleanup_free_ VirtioPciState *st = malloc(sizeof *st);
+        int k;
+
+        if (!st)
+                return -ENOMEM;
+        k = state_read(r, VIRTIO_PCI_STATE_TAG, st, sizeof *st);
+        return k < 0 ? k : virtio_pci_restore(d->impl, st);
 }
 
 /* Step 1 of virtio_pci_free(): off the bus, so no vCPU reaches the function; free() does the rest. */

@@ -8,6 +8,7 @@
 
 #include "cleanup.h"
 #include "core/device.h"
+#include "device/pci/msix.h"
 #include "device/pci/pci.h"
 #include "core/irq-routing.h"
 #include "device/virtio/virtio.h"
@@ -31,6 +32,52 @@ VirtioDevice *virtio_pci_device(VirtioPci *vp);
 /* The Device (core/device.h) ops for vp, by its model; the Device then owns vp. */
 const DeviceOps *virtio_pci_device_ops(VirtioPci *vp);
 PciDevice *virtio_pci_pci_device(VirtioPci *vp);
+
+/* Saved state. Every record is a fixed layout in host byte order (little-endian on every arch we build
+ * for). Save and restore are called while the device is quiesced: vCPUs paused and the device's I/O
+ * thread paused. They take the locks the guest's accesses take, one at a time. */
+
+#define VIRTIO_PCI_TRANSPORT_STATE_VERSION 1
+
+/* The transport's own registers. Not stored: where the notify ioeventfds are bound, which follows the
+ * BAR (PciFunctionState) through bar_moved. */
+typedef struct VirtioPciTransportState {
+        uint32_t version; /* VIRTIO_PCI_TRANSPORT_STATE_VERSION */
+        uint32_t device_feature_select;
+        uint32_t driver_feature_select;
+        uint16_t queue_select;
+        uint16_t config_vector;                  /* < the MSI-X vector count, or MSIX_NO_VECTOR */
+        uint16_t queue_vector[VIRTIO_QUEUES_MAX]; /* likewise; MSIX_NO_VECTOR from n_queues on */
+} VirtioPciTransportState;
+_Static_assert(sizeof(VirtioPciTransportState) == 32, "VirtioPciTransportState is a fixed on-disk layout");
+
+void virtio_pci_transport_save(VirtioPci *vp, VirtioPciTransportState *ret);
+int virtio_pci_transport_restore_check(VirtioPci *vp, const VirtioPciTransportState *st);
+/* -EINVAL (vp untouched) if the check fails. */
+int virtio_pci_transport_restore(VirtioPci *vp, const VirtioPciTransportState *st);
+
+#define VIRTIO_PCI_STATE_VERSION 1
+#define VIRTIO_PCI_STATE_TAG STATE_TAG('V', 'P', 'C', 'I')
+
+/* Everything guest-visible about one virtio-pci device, each part with its own version. */
+typedef struct VirtioPciState {
+        uint32_t version;    /* VIRTIO_PCI_STATE_VERSION */
+        uint32_t model_size; /* bytes of model[] used: the model's VirtioDeviceOps.state_size */
+        PciFunctionState pci;
+        MsixState msix;
+        VirtioPciTransportState transport;
+        VirtioState virtio;
+        uint8_t model[VIRTIO_MODEL_STATE_MAX]; /* the model's record, then 0 */
+} VirtioPciState;
+_Static_assert(sizeof(VirtioPciState) == 2008, "VirtioPciState is a fixed on-disk layout");
+
+void virtio_pci_save(VirtioPci *vp, VirtioPciState *ret);
+/* -EINVAL if any part is not a state of this device (see each part's check). Pure. */
+int virtio_pci_restore_check(VirtioPci *vp, const VirtioPciState *st);
+/* Checks every part first, and on -EINVAL leaves the whole device as it was; then restores the PCI
+ * function (which rebinds the notify ioeventfds), MSI-X, the transport, the virtio core and the model,
+ * in that order. */
+int virtio_pci_restore(VirtioPci *vp, const VirtioPciState *st);
 
 /* BAR layout, for tests. */
 #define VIRTIO_PCI_BAR 0

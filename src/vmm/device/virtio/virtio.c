@@ -27,6 +27,10 @@ static bool device_live(const VirtioDevice *d) {
         return (d->status & VIRTIO_STATUS_DRIVER_OK) && !(d->status & VIRTIO_STATUS_NEEDS_RESET);
 }
 
+bool virtio_device_live(const VirtioDevice *d) {
+        return device_live(d);
+}
+
 bool virtio_queue_ready(const VirtioDevice *d, uint16_t q) {
         return q < d->n_queues && d->vqs[q].started && !d->vqs[q].broken;
 }
@@ -344,4 +348,142 @@ VirtioDevice *virtio_device_free(VirtioDevice *d) {
         free(d->id);
         free(d);
         return NULL;
+}
+
+void virtio_device_save(VirtioDevice *d, VirtioState *ret) {
+        VirtioState st = { .version = VIRTIO_STATE_VERSION };
+
+        pthread_mutex_lock(&d->lock);
+        st.status = d->status;
+        st.n_queues = d->n_queues;
+        st.features = d->features;
+        for (uint16_t q = 0; q < d->n_queues; q++) {
+                VirtqueueState *vs = &st.vqs[q];
+                st.queue_enabled[q] = d->queue_enabled[q];
+                vq_save(&d->vqs[q], vs);
+                /* Chains the model holds are left available in the record; the rings in guest RAM are
+                 * unchanged by it, so a restored device pops them again. */
+                uint16_t n = d->ops->in_flight ? d->ops->in_flight(d, q) : 0;
+                assert(n <= (uint16_t) (vs->last_avail - vs->used_idx));
+                vs->last_avail = (uint16_t) (vs->last_avail - n);
+                vs->n_popped -= n;
+        }
+        pthread_mutex_unlock(&d->lock);
+        *ret = st;
+}
+
+/* With d->lock held. */
+static int virtio_state_check_locked(const VirtioDevice *d, const VirtioState *st) {
+        static const VirtqueueState unused_vq = {};
+        int r;
+
+        if (st->version != VIRTIO_STATE_VERSION || st->reserved != 0 || st->n_queues != d->n_queues)
+                return -EINVAL;
+        /* Without FEATURES_OK the features are the driver's proposal, which may be anything; with it they
+         * passed virtio_device_set_status()'s check, and the driver can no longer change them. */
+        if ((st->status & VIRTIO_STATUS_FEATURES_OK) &&
+            ((st->features & ~d->host_features) || !(st->features & (UINT64_C(1) << VIRTIO_F_VERSION_1))))
+                return -EINVAL;
+        for (uint16_t q = 0; q < VIRTIO_QUEUES_MAX; q++) {
+                const VirtqueueState *vs = &st->vqs[q];
+
+                if (q >= d->n_queues) {
+                        if (st->queue_enabled[q] != 0 || memcmp(vs, &unused_vq, sizeof *vs) != 0)
+                                return -EINVAL;
+                        continue;
+                }
+                if (st->queue_enabled[q] > 1)
+                        return -EINVAL;
+                r = vq_restore_check(&d->vqs[q], vs);
+                if (r < 0)
+                        return r;
+                /* Only DRIVER_OK starts a queue, and only an enabled one; a queue breaks only while the
+                 * device runs it, and that sets NEEDS_RESET, which stays until a reset stops the queue. */
+                if (vs->started && !st->queue_enabled[q])
+                        return -EINVAL;
+                if (vs->broken && !(st->status & VIRTIO_STATUS_NEEDS_RESET))
+                        return -EINVAL;
+                if ((vs->event_idx && !(d->host_features & (UINT64_C(1) << VIRTIO_F_EVENT_IDX))) ||
+                    (vs->indirect && !(d->host_features & (UINT64_C(1) << VIRTIO_F_INDIRECT_DESC))))
+                        return -EINVAL;
+        }
+        return 0;
+}
+
+int virtio_device_restore_check(VirtioDevice *d, const VirtioState *st) {
+        int r;
+
+        pthread_mutex_lock(&d->lock);
+        r = virtio_state_check_locked(d, st);
+        pthread_mutex_unlock(&d->lock);
+        return r;
+}
+
+int virtio_device_restore(VirtioDevice *d, const VirtioState *st) {
+        int r;
+
+        pthread_mutex_lock(&d->lock);
+        r = virtio_state_check_locked(d, st);
+        if (r < 0) {
+                pthread_mutex_unlock(&d->lock);
+                return r;
+        }
+        d->status = st->status;
+        d->features = st->features;
+        for (uint16_t q = 0; q < d->n_queues; q++) {
+                d->queue_enabled[q] = st->queue_enabled[q];
+                /* Cannot fail: checked above against the same memory. */
+                (void) vq_restore(&d->vqs[q], &st->vqs[q]);
+        }
+        if (device_live(d))
+                for (uint16_t q = 0; q < d->n_queues; q++)
+                        if (d->vqs[q].started)
+                                (void) eventfd_write(d->kick_fd[q], 1);
+        pthread_mutex_unlock(&d->lock);
+        return 0;
+}
+
+uint32_t virtio_device_model_state_size(const VirtioDevice *d) {
+        return d->ops->state_save ? d->ops->state_size : 0;
+}
+
+void virtio_device_model_save(VirtioDevice *d, void *buf, size_t size) {
+        uint32_t n = virtio_device_model_state_size(d);
+
+        assert(size >= n);
+        if (n == 0)
+                return;
+        pthread_mutex_lock(&d->lock);
+        d->ops->state_save(d, buf);
+        pthread_mutex_unlock(&d->lock);
+}
+
+int virtio_device_model_restore_check(VirtioDevice *d, const void *buf, size_t size) {
+        uint32_t n = virtio_device_model_state_size(d);
+        int r;
+
+        if (size != n)
+                return -EINVAL;
+        if (n == 0)
+                return 0;
+        pthread_mutex_lock(&d->lock);
+        r = d->ops->state_check(d, buf);
+        pthread_mutex_unlock(&d->lock);
+        return r;
+}
+
+int virtio_device_model_restore(VirtioDevice *d, const void *buf, size_t size) {
+        uint32_t n = virtio_device_model_state_size(d);
+        int r;
+
+        if (size != n)
+                return -EINVAL;
+        if (n == 0)
+                return 0;
+        pthread_mutex_lock(&d->lock);
+        r = d->ops->state_check(d, buf);
+        if (r >= 0)
+                d->ops->state_restore(d, buf);
+        pthread_mutex_unlock(&d->lock);
+        return r;
 }

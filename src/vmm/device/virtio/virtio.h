@@ -25,6 +25,7 @@
 #include "device/virtio/virtqueue.h"
 
 #define VIRTIO_QUEUES_MAX 8
+#define VIRTIO_MODEL_STATE_MAX 128 /* bytes: the largest model record (VirtioDeviceOps.state_size) */
 
 /* Device status bits (virtio spec 2.1). */
 #define VIRTIO_STATUS_ACKNOWLEDGE 1
@@ -71,6 +72,23 @@ typedef struct VirtioDeviceOps {
          * NULL. */
         size_t (*counters)(VirtioDevice *d, VirtioCounter *out, size_t max);
         void (*free)(VirtioDevice *d); /* frees d->priv and closes the model's fds */
+
+        /* The model's own guest-visible state: a fixed-layout record of state_size bytes (at most
+         * VIRTIO_MODEL_STATE_MAX) that starts with a uint32_t version. All called with d->lock held on a
+         * quiesced device, through virtio_device_model_*(); buf has no particular alignment. A model
+         * with no state of its own leaves all four 0/NULL. */
+        uint32_t state_size;
+        void (*state_save)(VirtioDevice *d, void *buf);
+        /* -EINVAL if buf is not a state this model, as it was built, could be in. Pure, no logging. */
+        int (*state_check)(VirtioDevice *d, const void *buf);
+        /* Loads a buf that passed state_check, after the core state (VirtioState) was restored: drops
+         * whatever the model held in flight, and resumes from buf. */
+        void (*state_restore)(VirtioDevice *d, const void *buf);
+        /* How many chains popped from queue q the model holds uncompleted; they must be the last ones
+         * popped. virtio_device_save() records them as not yet popped, so that a restored device takes
+         * them again (the model drops them on restore). May be NULL: the model completes every chain
+         * before it returns to the I/O loop. */
+        uint16_t (*in_flight)(VirtioDevice *d, uint16_t q);
 } VirtioDeviceOps;
 
 /* How the device interrupts the guest for queue q (the transport's MSI-X vector for it). Called with
@@ -158,4 +176,41 @@ void virtio_device_fail(VirtioDevice *d, const char *why);
 
 /* Transport side, with d->lock held. */
 void virtio_device_set_status(VirtioDevice *d, uint8_t status);
+/* DRIVER_OK and not NEEDS_RESET: the device processes its queues. d->lock held. */
+bool virtio_device_live(const VirtioDevice *d);
 bool virtio_queue_ready(const VirtioDevice *d, uint16_t q);
+
+#define VIRTIO_STATE_VERSION 1
+
+/* The transport-independent state of a device, fixed layout, host byte order (little-endian on every
+ * arch we build for). Not stored, because it is fixed when the device is built and checked against
+ * instead: host_features, config_size, the model; nor the kick eventfds, the notify callback and the I/O
+ * thread, which are host resources. Queue slots from n_queues on and their queue_enabled bytes are 0. */
+typedef struct VirtioState {
+        uint32_t version; /* VIRTIO_STATE_VERSION */
+        uint8_t status;
+        uint8_t reserved; /* 0 */
+        uint16_t n_queues; /* must match the device */
+        uint64_t features;
+        uint8_t queue_enabled[VIRTIO_QUEUES_MAX]; /* 0 or 1 */
+        VirtqueueState vqs[VIRTIO_QUEUES_MAX];
+} VirtioState;
+_Static_assert(sizeof(VirtioState) == 536, "VirtioState is a fixed on-disk layout");
+
+/* Save and restore are called while the device is quiesced: vCPUs paused and its I/O thread paused
+ * (virtio_device_dispatch() not running). They take d->lock, as the transport does. */
+void virtio_device_save(VirtioDevice *d, VirtioState *ret);
+/* -EINVAL if st is not a state this device could be in: bad version or reserved bytes, another queue
+ * count, FEATURES_OK with features not offered or without VERSION_1, a queue state vq_restore_check()
+ * refuses, a started queue the driver never enabled, a broken queue without NEEDS_RESET. Pure. */
+int virtio_device_restore_check(VirtioDevice *d, const VirtioState *st);
+/* Checks as above (-EINVAL, d untouched), then loads st; a live device gets a kick on every started
+ * queue, for buffers whose kick the snapshot lost. The model's record is restored separately, after. */
+int virtio_device_restore(VirtioDevice *d, const VirtioState *st);
+
+/* The model's record (VirtioDeviceOps.state_*), for the transport's composite record. size is the
+ * buffer's; a model with no record has size 0. */
+uint32_t virtio_device_model_state_size(const VirtioDevice *d);
+void virtio_device_model_save(VirtioDevice *d, void *buf, size_t size);
+int virtio_device_model_restore_check(VirtioDevice *d, const void *buf, size_t size);
+int virtio_device_model_restore(VirtioDevice *d, const void *buf, size_t size);

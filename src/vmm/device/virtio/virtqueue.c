@@ -65,24 +65,35 @@ static int vq_fail(Virtqueue *vq, const char *reason) {
         return -EINVAL;
 }
 
-int vq_start(Virtqueue *vq) {
+/* vq_start()'s checks on size and ring addresses; the rings' host pointers if they pass. */
+static int vq_map(const GuestMemory *mem, uint16_t size, uint64_t desc_gpa, uint64_t avail_gpa,
+                  uint64_t used_gpa, void **ret_desc, void **ret_avail, void **ret_used) {
         void *desc, *avail, *used;
 
-        if (!vq->mem || vq->size == 0 || vq->size > VQ_SIZE_MAX || (vq->size & (vq->size - 1)) != 0)
+        if (!mem || size == 0 || size > VQ_SIZE_MAX || (size & (size - 1)) != 0)
                 return -EINVAL;
         /* The spec's alignments (2.7): they keep every ring field naturally aligned for the atomic
          * accessors above. */
-        if (vq->desc_gpa % 16 != 0 || vq->avail_gpa % 2 != 0 || vq->used_gpa % 4 != 0)
+        if (desc_gpa % 16 != 0 || avail_gpa % 2 != 0 || used_gpa % 4 != 0)
                 return -EINVAL;
-        desc = guest_ptr(vq->mem, vq->desc_gpa, (uint64_t) DESC_SIZE * vq->size);
-        avail = guest_ptr(vq->mem, vq->avail_gpa, avail_size(vq->size));
-        used = guest_ptr(vq->mem, vq->used_gpa, used_size(vq->size));
+        desc = guest_ptr(mem, desc_gpa, (uint64_t) DESC_SIZE * size);
+        avail = guest_ptr(mem, avail_gpa, avail_size(size));
+        used = guest_ptr(mem, used_gpa, used_size(size));
         if (!desc || !avail || !used)
                 return -EINVAL;
+        *ret_desc = desc;
+        *ret_avail = avail;
+        *ret_used = used;
+        return 0;
+}
 
-        vq->desc = desc;
-        vq->avail = avail;
-        vq->used = used;
+int vq_start(Virtqueue *vq) {
+        int r;
+
+        r = vq_map(vq->mem, vq->size, vq->desc_gpa, vq->avail_gpa, vq->used_gpa, &vq->desc, &vq->avail,
+                   &vq->used);
+        if (r < 0)
+                return r;
         vq->signalled_used = vq->used_idx;
         vq->signalled_used_valid = true;
         vq->started = true;
@@ -95,6 +106,101 @@ void vq_reset(Virtqueue *vq) {
         const GuestMemory *mem = vq->mem;
 
         *vq = (Virtqueue) { .mem = mem };
+}
+
+void vq_save(const Virtqueue *vq, VirtqueueState *ret) {
+        *ret = (VirtqueueState) {
+                .version = VQ_STATE_VERSION,
+                .size = vq->size,
+                .last_avail = vq->last_avail,
+                .used_idx = vq->used_idx,
+                .signalled_used = vq->signalled_used,
+                .started = vq->started,
+                .broken = vq->broken,
+                .event_idx = vq->event_idx,
+                .indirect = vq->indirect,
+                .signalled_used_valid = vq->signalled_used_valid,
+                .no_notify = vq->no_notify,
+                .desc_gpa = vq->desc_gpa,
+                .avail_gpa = vq->avail_gpa,
+                .used_gpa = vq->used_gpa,
+                .n_popped = vq->n_popped,
+                .n_pushed = vq->n_pushed,
+        };
+}
+
+/* vq_restore_check(), and the ring pointers of a started queue (NULL for a stopped one). */
+static int vq_state_check(const Virtqueue *vq, const VirtqueueState *st, void **ret_desc, void **ret_avail,
+                          void **ret_used) {
+        *ret_desc = *ret_avail = *ret_used = NULL;
+        if (st->version != VQ_STATE_VERSION)
+                return -EINVAL;
+        for (size_t i = 0; i < sizeof st->reserved; i++)
+                if (st->reserved[i] != 0)
+                        return -EINVAL;
+        if ((st->started | st->broken | st->event_idx | st->indirect | st->signalled_used_valid |
+             st->no_notify) > 1)
+                return -EINVAL;
+        if (!st->started) {
+                /* What a stopped queue holds: what the transport wrote (size and the GPAs, any value the
+                 * driver chose) and the feature flags of a start that failed. Everything else is 0 from
+                 * vq_reset() until vq_start(). */
+                if (st->size > VQ_SIZE_MAX || (st->size & (st->size - 1)) != 0)
+                        return -EINVAL;
+                if (st->broken || st->last_avail || st->used_idx || st->signalled_used ||
+                    st->signalled_used_valid || st->no_notify || st->n_popped || st->n_pushed)
+                        return -EINVAL;
+                return 0;
+        }
+        if (vq_map(vq->mem, st->size, st->desc_gpa, st->avail_gpa, st->used_gpa, ret_desc, ret_avail,
+                   ret_used) < 0)
+                return -EINVAL;
+        /* The indices count pops and pushes since vq_reset(), as the counters do; pushes are of popped
+         * chains, and no more than size chains can be outstanding. */
+        if ((uint16_t) st->n_popped != st->last_avail || (uint16_t) st->n_pushed != st->used_idx ||
+            st->n_pushed > st->n_popped || st->n_popped - st->n_pushed > st->size)
+                return -EINVAL;
+        if (!st->signalled_used_valid || (uint16_t) (st->used_idx - st->signalled_used) > st->size)
+                return -EINVAL;
+        return 0;
+}
+
+int vq_restore_check(const Virtqueue *vq, const VirtqueueState *st) {
+        void *desc, *avail, *used;
+
+        return vq_state_check(vq, st, &desc, &avail, &used);
+}
+
+int vq_restore(Virtqueue *vq, const VirtqueueState *st) {
+        void *desc, *avail, *used;
+        int r;
+
+        r = vq_state_check(vq, st, &desc, &avail, &used);
+        if (r < 0)
+                return r;
+        *vq = (Virtqueue) {
+                .mem = vq->mem,
+                .size = st->size,
+                .desc_gpa = st->desc_gpa,
+                .avail_gpa = st->avail_gpa,
+                .used_gpa = st->used_gpa,
+                .event_idx = st->event_idx,
+                .indirect = st->indirect,
+                .last_avail = st->last_avail,
+                .used_idx = st->used_idx,
+                .signalled_used = st->signalled_used,
+                .signalled_used_valid = st->signalled_used_valid,
+                .no_notify = st->no_notify,
+                .n_popped = st->n_popped,
+                .n_pushed = st->n_pushed,
+                .started = st->started,
+                .broken = st->broken,
+                .broken_reason = st->broken ? VQ_BROKEN_BEFORE_SNAPSHOT : NULL,
+                .desc = desc,
+                .avail = avail,
+                .used = used,
+        };
+        return 0;
 }
 
 /* One copy of descriptor i of a table: every check and every use below looks at this copy only, never

@@ -54,6 +54,44 @@ int vq_start(Virtqueue *vq);
 /* Back to the just-constructed state, keeping mem (device reset). */
 void vq_reset(Virtqueue *vq);
 
+#define VQ_STATE_VERSION 1
+/* The reason a queue restored as broken gives (the original one is not stored). */
+#define VQ_BROKEN_BEFORE_SNAPSHOT "broken before the snapshot"
+
+/* One queue's state, fixed layout, host byte order (little-endian on every arch we build for). The flag
+ * bytes are 0 or 1. Not stored: mem (the device's), the host ring pointers (re-resolved from the GPAs,
+ * with vq_start()'s checks), the broken reason (a pointer; a restored broken queue says
+ * VQ_BROKEN_BEFORE_SNAPSHOT). The rings themselves, avail_event and the used flags included, are guest
+ * RAM and come back with it. */
+typedef struct VirtqueueState {
+        uint32_t version; /* VQ_STATE_VERSION */
+        uint16_t size;
+        uint16_t last_avail;
+        uint16_t used_idx;
+        uint16_t signalled_used;
+        uint8_t started;
+        uint8_t broken;
+        uint8_t event_idx;
+        uint8_t indirect;
+        uint8_t signalled_used_valid;
+        uint8_t no_notify;
+        uint8_t reserved[6]; /* 0 */
+        uint64_t desc_gpa, avail_gpa, used_gpa;
+        uint64_t n_popped, n_pushed;
+} VirtqueueState;
+_Static_assert(sizeof(VirtqueueState) == 64, "VirtqueueState is a fixed on-disk layout");
+
+/* Called while the queue is quiesced (nothing pops or pushes). */
+void vq_save(const Virtqueue *vq, VirtqueueState *ret);
+/* -EINVAL if st is not a state this queue could be in: flags other than 0/1, a size that is not a power
+ * of two <= VQ_SIZE_MAX, indices and counters that do not agree, a stopped queue with more than its size,
+ * GPAs and feature flags set, or a started one whose rings vq_start() would refuse (checked against
+ * vq->mem). Pure. */
+int vq_restore_check(const Virtqueue *vq, const VirtqueueState *st);
+/* Checks as above (-EINVAL, vq untouched), then loads st and re-resolves the rings of a started queue.
+ * Writes nothing to guest memory. */
+int vq_restore(Virtqueue *vq, const VirtqueueState *st);
+
 /* Takes the next available chain. Returns 1 with *c filled, 0 if the driver has made nothing new
  * available (or the queue is not started), -EINVAL if the ring or chain is malformed: the queue is
  * then broken (vq->broken, vq->broken_reason), *c holds nothing usable, and every later call
