@@ -61,7 +61,8 @@ typedef struct Func {
         uint64_t bar_io_offset;
 } Func;
 
-static void func_bar_io(void *opaque, unsigned bar, uint64_t offset, uint8_t *data, uint32_t len, bool is_write) {
+static void func_bar_io(void *opaque, unsigned bar, uint64_t offset, uint8_t *data, uint32_t len,
+                        bool is_write) {
         Func *f = opaque;
 
         f->n_bar_io++;
@@ -92,12 +93,12 @@ static const PciDeviceOps func_ops = {
 
 /* A function at 00:01.0: one 16 KiB BAR, a vendor capability, and n_vectors of MSI-X (0: none). */
 static void func_new(Func *f, uint16_t device, uint16_t n_vectors) {
+        PciBusParams bp = { .mmio_base = MMIO_BASE, .mmio_size = MMIO_SIZE };
+
         *f = (Func) {};
         assert_int_equal(bus_init(&f->pio), 0);
         assert_int_equal(bus_init(&f->mmio), 0);
-        assert_int_equal(pci_bus_new(&(PciBusParams) { .mmio_base = MMIO_BASE, .mmio_size = MMIO_SIZE }, &f->pio,
-                                     &f->mmio, &f->bus),
-                         0);
+        assert_int_equal(pci_bus_new(&bp, &f->pio, &f->mmio, &f->bus), 0);
         assert_int_equal(pci_bus_add_device(f->bus, 0x1234, device, 0x018000, &func_ops, f, &f->pci), 0);
         assert_int_equal(pci_device_add_bar(f->pci, 0, 0x4000), 0);
         assert_true(pci_device_add_cap(f->pci, PCI_CAP_ID_VNDR, 8) > 0);
@@ -391,8 +392,8 @@ static void vm_new(Vm *vm, const Params *p) {
         assert_int_equal(guest_memory_new(RAM, 0xc0000000ULL, 0x100000000ULL, &vm->mem), 0);
         assert_int_equal(bus_init(&vm->pio), 0);
         assert_int_equal(bus_init(&vm->mmio), 0);
-        assert_int_equal(pci_bus_new(&(PciBusParams) { .mmio_base = MMIO_BASE, .mmio_size = MMIO_SIZE }, &vm->pio,
-                                     &vm->mmio, &vm->pci),
+        assert_int_equal(pci_bus_new(&(PciBusParams) { .mmio_base = MMIO_BASE, .mmio_size = MMIO_SIZE },
+                                     &vm->pio, &vm->mmio, &vm->pci),
                          0);
         switch (p->kind) {
         case KIND_BLK: {
@@ -531,7 +532,8 @@ static void vm_bring_up(Vm *vm) {
         vm_run(vm);
 }
 
-static void put_desc(Vm *vm, uint16_t q, uint16_t i, uint64_t addr, uint32_t len, uint16_t flags, uint16_t next) {
+static void put_desc(Vm *vm, uint16_t q, uint16_t i, uint64_t addr, uint32_t len, uint16_t flags,
+                     uint16_t next) {
         uint8_t d[16];
         memcpy(d, &addr, 8);
         memcpy(d + 8, &len, 4);

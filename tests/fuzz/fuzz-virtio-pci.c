@@ -39,6 +39,8 @@
  *     means NEEDS_RESET;
  *   - the dispatch loop comes to rest (the I/O thread would otherwise spin);
  *   - config space changed only in bits the guest may write;
+ *   - the device's saved record (virtio_pci_save()) passes its own restore check: no state a guest can
+ *     reach is one a restore would refuse;
  *   - the disk file keeps its size; a frame the device transmits has a header and fits a GSO frame. */
 
 #include <errno.h>
@@ -354,6 +356,10 @@ static void settle(Fuzz *f) {
 
                 for (unsigned k = 0; k < PCI_CONFIG_SIZE; k++)
                         check(((dv->pci->config[k] ^ dv->config0[k]) & ~dv->pci->wmask[k]) == 0);
+
+                VirtioPciState saved;
+                virtio_pci_save(dv->vp, &saved);
+                check(virtio_pci_restore_check(dv->vp, &saved) == 0);
         }
         check(fstat(f->disk_fd, &st) == 0 && st.st_size == DISK_SIZE);
 }
