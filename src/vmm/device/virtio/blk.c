@@ -230,8 +230,8 @@ static void blk_state_restore(VirtioDevice *d, const void *buf) {
         b->n_errors = st.n_errors;
 }
 
-static void blk_free(VirtioDevice *d) {
-        Blk *b = d->priv;
+static void blk_free(void *priv) {
+        Blk *b = priv;
         if (!b)
                 return;
         disk_free(b->disk);
@@ -285,7 +285,5 @@ int virtio_blk_new(const GuestMemory *mem, const char *id, Disk *disk, const cha
         r = virtio_device_new(&(VirtioDeviceParams) { .ops = &blk_ops, .priv = b, .id = id, .features = features,
                                                       .config_size = BLK_CONFIG_SIZE, .n_queues = 1, .mem = mem },
                               ret);
-        if (r < 0)
-                blk_free(&(VirtioDevice) { .priv = b });
-        return r;
+        return r; /* on failure b (and the disk) went with it */
 }

@@ -248,8 +248,8 @@ static void net_state_restore(VirtioDevice *d, const void *buf) {
         (void) virtio_watch_set_events(n->tap_watch, EPOLLIN);
 }
 
-static void net_free(VirtioDevice *d) {
-        Net *n = d->priv;
+static void net_free(void *priv) {
+        Net *n = priv;
         if (!n)
                 return;
         safe_close(n->tap_fd);
@@ -293,10 +293,8 @@ int virtio_net_new(const GuestMemory *mem, const char *id, int tap_fd, const uin
         r = virtio_device_new(&(VirtioDeviceParams) { .ops = &net_ops, .priv = n, .id = id, .features = features,
                                                       .config_size = NET_CONFIG_SIZE, .n_queues = 2, .mem = mem },
                               &d);
-        if (r < 0) {
-                net_free(&(VirtioDevice) { .priv = n });
-                return r;
-        }
+        if (r < 0)
+                return r; /* n and the tap went with it */
         r = virtio_device_watch_fd(d, tap_fd, 0, net_receive, NULL, &n->tap_watch);
         if (r < 0) {
                 virtio_device_free(d);

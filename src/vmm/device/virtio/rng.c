@@ -74,8 +74,8 @@ static void rng_state_restore(VirtioDevice *d, const void *buf) {
         rng->bytes = st.bytes;
 }
 
-static void rng_free(VirtioDevice *d) {
-        free(d->priv);
+static void rng_free(void *priv) {
+        free(priv);
 }
 
 static const VirtioDeviceOps rng_ops = {
@@ -100,7 +100,5 @@ int virtio_rng_new(const GuestMemory *mem, const char *id, VirtioDevice **ret) {
         r = virtio_device_new(&(VirtioDeviceParams) { .ops = &rng_ops, .priv = rng, .id = id, .n_queues = 1,
                                                       .mem = mem },
                               ret);
-        if (r < 0)
-                free(rng);
-        return r;
+        return r; /* on failure rng went with it */
 }

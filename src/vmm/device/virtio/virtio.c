@@ -257,11 +257,17 @@ void virtio_device_set_status(VirtioDevice *d, uint8_t status) {
 int virtio_device_new(const VirtioDeviceParams *p, VirtioDevice **ret) {
         VirtioDevice *d;
 
-        if (p->n_queues == 0 || p->n_queues > VIRTIO_QUEUES_MAX || !p->ops || !p->ops->queue_kick)
+        assert(p->ops && p->ops->queue_kick && p->ops->free);
+        if (p->n_queues == 0 || p->n_queues > VIRTIO_QUEUES_MAX) {
+                p->ops->free(p->priv);
                 return -EINVAL;
+        }
         d = calloc(1, sizeof *d);
-        if (!d)
+        if (!d) {
+                p->ops->free(p->priv);
                 return -ENOMEM;
+        }
+        d->priv = p->priv;
         d->id = strdup(p->id);
         pthread_mutex_init(&d->lock, NULL);
         pthread_cond_init(&d->cond, NULL);
@@ -290,13 +296,11 @@ int virtio_device_new(const VirtioDeviceParams *p, VirtioDevice **ret) {
                 if (d->kick_fd[q] < 0 || epoll_ctl(d->epoll_fd, EPOLL_CTL_ADD, d->kick_fd[q], &ev) < 0)
                         goto fail;
         }
-        d->priv = p->priv; /* only now: on failure the caller still owns it */
         *ret = d;
         return 0;
 fail:;
         int r = errno > 0 ? -errno : -ENOMEM;
-        d->ops = NULL;
-        virtio_device_free(d);
+        virtio_device_free(d); /* and with it priv */
         return r;
 }
 
@@ -332,8 +336,7 @@ VirtioDevice *virtio_device_free(VirtioDevice *d) {
                 (void) eventfd_write(d->ctl_fd, 1);
                 pthread_join(d->thread, NULL);
         }
-        if (d->ops && d->ops->free)
-                d->ops->free(d);
+        d->ops->free(d->priv);
         while (d->watches) {
                 VirtioWatch *w = d->watches;
                 d->watches = w->next;

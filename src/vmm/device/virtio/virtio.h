@@ -71,7 +71,7 @@ typedef struct VirtioDeviceOps {
         /* The model's counters for Inspect, at most max of them, d->lock held; returns how many. May be
          * NULL. */
         size_t (*counters)(VirtioDevice *d, VirtioCounter *out, size_t max);
-        void (*free)(VirtioDevice *d); /* frees d->priv and closes the model's fds */
+        void (*free)(void *priv); /* frees the model's state and closes its fds */
 
         /* The model's own guest-visible state: a fixed-layout record of state_size bytes (at most
          * VIRTIO_MODEL_STATE_MAX) that starts with a uint32_t version. All called with d->lock held on a
@@ -137,7 +137,8 @@ typedef struct VirtioDeviceParams {
         const GuestMemory *mem;
 } VirtioDeviceParams;
 
-/* Creates the device and its kick eventfds; on failure the caller still owns p->priv. */
+/* Creates the device and its kick eventfds. Takes p->priv from the call on: on failure ops->free has
+ * released it (the rule of every constructor here that is handed something). */
 int virtio_device_new(const VirtioDeviceParams *p, VirtioDevice **ret);
 /* Stops the I/O thread, calls ops->free. */
 VirtioDevice *virtio_device_free(VirtioDevice *d);
