@@ -249,27 +249,19 @@ static void plain_free(void *impl) {
         /* impl is the Board, which is not the device's to free */
 }
 
-static const DeviceOps acpi_regs_ops = {
-        .type = "acpi-pm",
-        .pause = device_pause_nothing,
-        .resume = device_resume_nothing,
-        .save = plain_save,
-        .restore = plain_restore,
-        .describe = plain_describe,
-        .remove = plain_remove,
-        .free = plain_free,
-};
-
-static const DeviceOps boot_timer_ops = {
-        .type = "boot-timer",
-        .pause = device_pause_nothing,
-        .resume = device_resume_nothing,
-        .save = plain_save,
-        .restore = plain_restore,
-        .describe = plain_describe,
-        .remove = plain_remove,
-        .free = plain_free,
-};
+#define PLAIN_REGS_OPS(name)                          \
+        {                                             \
+                .type = name,                         \
+                .pause = device_pause_nothing,        \
+                .resume = device_resume_nothing,      \
+                .save = plain_save,                   \
+                .restore = plain_restore,             \
+                .describe = plain_describe,           \
+                .remove = plain_remove,               \
+                .free = plain_free,                   \
+        }
+static const DeviceOps acpi_regs_ops = PLAIN_REGS_OPS("acpi-pm");
+static const DeviceOps boot_timer_ops = PLAIN_REGS_OPS("boot-timer");
 
 typedef struct PortRange {
         uint64_t port, len;
