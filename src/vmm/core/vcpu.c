@@ -78,7 +78,7 @@ void vcpu_request(Vcpu *v, VcpuState want) {
         (void) pthread_kill(v->thread, THREAD_SIGNAL_KICK);
 }
 
-VcpuState vcpu_wait_stopped_running(Vcpu *v) {
+VcpuState vcpu_wait_out_of_guest(Vcpu *v) {
         VcpuState s;
 
         pthread_mutex_lock(&v->lock);

@@ -64,7 +64,7 @@ int vcpu_start(Vcpu *v);
 /* Sets the requested state and kicks the thread; a STOPPED request is final. Any thread. */
 void vcpu_request(Vcpu *v, VcpuState want);
 /* Waits until the thread is no longer running guest code: PAUSED or STOPPED, which it returns. */
-VcpuState vcpu_wait_stopped_running(Vcpu *v);
+VcpuState vcpu_wait_out_of_guest(Vcpu *v);
 VcpuState vcpu_get_state(Vcpu *v);
 void vcpu_join(Vcpu *v);
 /* Installs the kick signal's (empty) handler; once per process, before any vcpu_start(). */

@@ -218,7 +218,7 @@ int vm_pause(Vm *vm) {
                 return 0;
         request_all(vm, VCPU_STATE_PAUSED);
         for (uint32_t i = 0; i < vm->n_vcpus; i++)
-                if (vcpu_wait_stopped_running(&vm->vcpus[i]) == VCPU_STATE_STOPPED)
+                if (vcpu_wait_out_of_guest(&vm->vcpus[i]) == VCPU_STATE_STOPPED)
                         return -ESHUTDOWN;
         /* Only with every vCPU out of the guest: a device's pause must not race a vCPU's access. */
         r = device_tree_pause(vm->devices);
