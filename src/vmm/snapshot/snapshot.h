@@ -8,12 +8,12 @@
  *
  *   0  header, 16 bytes: magic "SDVMSNAP" (8), version (le32, 1), flags (le32, 0)
  *  16  sections, back to back without padding, each:
- *          tag     le32   four ASCII characters, first in the file: "idty", "stat", "ram ", "end "
+ *          tag     le32   four ASCII characters in file order: "idty", "stat", "ram ", "end "
  *          flags   le32   bit 0: optional, a reader that does not know the tag skips it; others 0
  *          length  le64   the bytes that follow
  *          data    length bytes
  *      "idty", "stat" and "ram " come exactly once each, in any order; "end " closes the list.
- *  ... zero padding (a hole) up to data_offset
+ *  ... padding (a hole, ignored by readers) up to data_offset
  *  data_offset (a multiple of 2 MiB): guest RAM as a sparse image, to the end of the file. The byte at
  *      RAM offset x is at data_offset + x, so the file is data_offset + memory bytes long; what the
  *      extent table does not list is a hole in the file and zeros in the guest.
@@ -100,7 +100,8 @@ typedef struct SnapshotParams {
         size_t state_size;
         /* The guest's RAM, paused. Read where it holds data: SEEK_DATA/SEEK_HOLE over the memfd, or,
          * where snapshot_map_ram() put a file under it (file_mapped), every page, keeping those that
-         * are not zero; that costs a read of all of RAM, which nothing cheaper tells apart. */
+         * are not zero: a read of all of RAM that faults in the old file's pages too, as nothing
+         * cheaper tells the guest's copies from the file's pages (/proc/self/pagemap could). */
         const GuestMemory *memory;
         const char *label; /* the file in messages; NULL: the name, or "fd N" */
         SnapshotProgress progress; /* NULL for none */
