@@ -94,7 +94,8 @@ static void data_ranges(int fd, uint64_t size, char *buf, size_t n) {
                 if (d < 0 || (uint64_t) d >= size)
                         break;
                 h = lseek(fd, d, SEEK_HOLE);
-                k += (size_t) snprintf(buf + k, n - k, "%llx-%llx,", (unsigned long long) d, (unsigned long long) h);
+                k += (size_t) snprintf(buf + k, n - k, "%llx-%llx,", (unsigned long long) d,
+                                       (unsigned long long) h);
                 o = (uint64_t) h;
         }
 }
@@ -243,8 +244,8 @@ static uint32_t digest(const char *path) {
                         break;
                 h = lseek(fd, d, SEEK_HOLE);
                 for (uint64_t p = (uint64_t) d; p < (uint64_t) h;) {
-                        ssize_t k = pread(fd, buf, (size_t) (h - (off_t) p < (off_t) MIB ? (uint64_t) h - p : MIB),
-                                          (off_t) p);
+                        size_t want = (uint64_t) h - p < MIB ? (size_t) ((uint64_t) h - p) : MIB;
+                        ssize_t k = pread(fd, buf, want, (off_t) p);
                         assert_true(k > 0);
                         crc = crc32c(crc, &p, sizeof p);
                         crc = crc32c(crc, buf, (size_t) k);
@@ -363,7 +364,8 @@ static void test_crc32c(void **state) {
 }
 
 static void test_round_trip(void **state) {
-        _cleanup_(guest_memory_freep) GuestMemory *m = make_memory(1), *r = NULL, *mapped = NULL, *again = NULL;
+        _cleanup_(guest_memory_freep) GuestMemory *m = make_memory(1), *r = NULL, *mapped = NULL,
+                                                  *again = NULL;
         SnapshotIdentity id = identity();
         Progress pr = {};
         Snapshot *s;
@@ -434,17 +436,16 @@ static void test_round_trip(void **state) {
         assert_true(fd >= 0);
         {
                 StateWriter w = records(1);
+                SnapshotParams p = { .identity = &id, .state = w.data, .state_size = w.size,
+                                     .memory = mapped, .label = path_of("vm.state") };
                 Capture c;
                 char expected[256];
 
                 capture_begin(&c);
-                assert_int_equal(snapshot_write_fd(fd, &(SnapshotParams) { .identity = &id, .state = w.data,
-                                                                            .state_size = w.size, .memory = mapped,
-                                                                            .label = path_of("vm.state") }),
-                                 -EBUSY);
+                assert_int_equal(snapshot_write_fd(fd, &p), -EBUSY);
                 log = capture_end(&c);
-                snprintf(expected, sizeof expected, "state file %s: is the file the VM's RAM is mapped from\n",
-                         path_of("vm.state"));
+                snprintf(expected, sizeof expected,
+                         "state file %s: is the file the VM's RAM is mapped from\n", path_of("vm.state"));
                 assert_string_equal(log, expected);
                 free(log);
                 state_writer_done(&w);
@@ -793,7 +794,8 @@ static void check_layout_refused(const Layout *l, bool keep_crc, int error, cons
         assert_refused("bad.state", error, message);
 }
 
-static void check_patch_refused(uint64_t offset, const void *bytes, size_t n, int error, const char *message) {
+static void check_patch_refused(uint64_t offset, const void *bytes, size_t n, int error,
+                                const char *message) {
         int fd = copy_good("bad.state");
 
         patch(fd, offset, bytes, n);
@@ -862,7 +864,8 @@ static void test_damage(void **state) {
         check_truncated(24, "truncated in a section header at offset 16");
         check_truncated(100, "truncated in section identity (728 bytes, 68 left)");
         check_truncated(st->offset - 16, "truncated after section identity");
-        snprintf(msg, sizeof msg, "truncated in section state (%llu bytes, 10 left)", (unsigned long long) st->length);
+        snprintf(msg, sizeof msg, "truncated in section state (%llu bytes, 10 left)",
+                 (unsigned long long) st->length);
         check_truncated(st->offset + 10, msg);
         check_truncated(end->offset + 4, "truncated in section end (8 bytes, 4 left)");
         snprintf(msg, sizeof msg, "truncated in section ram (its RAM ends at %llu, the file at %llu)",
@@ -952,7 +955,8 @@ static void test_damage(void **state) {
         fd = copy_good("bad.state");
         patch(fd, end->offset - 16, (uint8_t[24]) {}, 24);
         close(fd);
-        snprintf(msg, sizeof msg, "no section end (zeros at offset %llu)", (unsigned long long) (end->offset - 16));
+        snprintf(msg, sizeof msg, "no section end (zeros at offset %llu)",
+                 (unsigned long long) (end->offset - 16));
         assert_refused("bad.state", -EBADMSG, msg);
 
         /* Identity values. */
@@ -1076,8 +1080,8 @@ static void test_damage(void **state) {
                 capture_begin(&c);
                 assert_int_equal(snapshot_verify_ram(s, NULL, NULL), -EBADMSG);
                 log = capture_end(&c);
-                snprintf(expected, sizeof expected, "state file %s: RAM data at file offset 0x220004d is in no extent\n",
-                         path_of("ram.state"));
+                snprintf(expected, sizeof expected,
+                         "state file %s: RAM data at file offset 0x220004d is in no extent\n", path_of("ram.state"));
                 assert_string_equal(log, expected);
                 free(log);
         }

@@ -61,19 +61,20 @@ static void setup(void) {
 
         if (!getenv("SDVM_FUZZ_LOG"))
                 log_set_max_level(-1);
-        id.disks[0] = (SnapshotDisk) { .size = 1 << 30, .dev = 0x801, .ino = 12, .mtime_sec = 1, .mtime_nsec = 2 };
+        id.disks[0] = (SnapshotDisk) { .size = 1 << 30, .dev = 0x801, .ino = 12, .mtime_sec = 1,
+                                       .mtime_nsec = 2 };
         check(state_write(&w, STATE_TAG('f', 'z', 'z', 'a'), &a, sizeof a) >= 0);
         check(state_write(&w, STATE_TAG('f', 'z', 'z', 'b'), b, sizeof b) >= 0);
         check(guest_memory_new(RAM, HOLE, HIGH, &m) >= 0);
         for (size_t i = 0; i < ELEMENTSOF(valid_extents); i++)
-                for (uint64_t o = valid_extents[i].offset; o < valid_extents[i].offset + valid_extents[i].length; o++)
-                        m->map[o] = (uint8_t) (o * 13 + 1);
+                for (uint64_t o = 0; o < valid_extents[i].length; o++)
+                        m->map[valid_extents[i].offset + o] = (uint8_t) ((valid_extents[i].offset + o) * 13 + 1);
         /* pread, not a read through the mapping: that would fill shmem's holes with pages. */
         check(pread(m->memfd, valid_ram, sizeof valid_ram, 0) == (ssize_t) sizeof valid_ram);
 
         fd = new_file();
-        check(snapshot_write_fd(fd, &(SnapshotParams) { .identity = &id, .state = w.data, .state_size = w.size,
-                                                        .memory = m }) >= 0);
+        check(snapshot_write_fd(fd, &(SnapshotParams) { .identity = &id, .state = w.data,
+                                                        .state_size = w.size, .memory = m }) >= 0);
         valid_size = (uint64_t) lseek(fd, 0, SEEK_END);
         check(pread(fd, valid_meta, sizeof valid_meta, 0) == (ssize_t) sizeof valid_meta);
         valid_data_offset = valid_size - RAM;
@@ -180,8 +181,8 @@ static void save_again(const Snapshot *s, const GuestMemory *m) {
         StateReader st2;
         int fd = new_file();
 
-        check(snapshot_write_fd(fd, &(SnapshotParams) { .identity = id, .state = st.data, .state_size = st.size,
-                                                        .memory = m }) >= 0);
+        check(snapshot_write_fd(fd, &(SnapshotParams) { .identity = id, .state = st.data,
+                                                        .state_size = st.size, .memory = m }) >= 0);
         check(snapshot_open(fd, "fuzz again", &t) >= 0);
         check(same_identity(id, snapshot_identity(t)));
         st2 = snapshot_state(t);
@@ -236,10 +237,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
         check((r >= 0) == !!s);
         if (r >= 0) {
                 id = snapshot_identity(s);
-                check(vm_name_is_valid(id->name) && id->memory >= VM_MEMORY_MIN && id->memory <= VM_MEMORY_MAX &&
-                      id->memory % 4096 == 0 && id->cpus >= VM_CPUS_MIN && id->cpus <= VM_CPUS_MAX &&
-                      id->n_disks <= SNAPSHOT_DISKS_MAX);
-                check(snapshot_ram_extents(s) <= id->memory / 4096 && snapshot_ram_data_size(s) <= id->memory);
+                check(vm_name_is_valid(id->name) && id->memory >= VM_MEMORY_MIN &&
+                      id->memory <= VM_MEMORY_MAX && id->memory % 4096 == 0 && id->cpus >= VM_CPUS_MIN &&
+                      id->cpus <= VM_CPUS_MAX && id->n_disks <= SNAPSHOT_DISKS_MAX);
+                check(snapshot_ram_extents(s) <= id->memory / 4096 &&
+                      snapshot_ram_data_size(s) <= id->memory);
                 check(snapshot_state(s).size <= SNAPSHOT_STATE_MAX);
                 ram_paths(s);
                 snapshot_free(s);

@@ -314,7 +314,8 @@ static int check_params(const SnapshotParams *p, const char *label) {
         if (problem)
                 return bad(label, EINVAL, "cannot save: bad identity: %s", problem);
         if (p->identity->memory != p->memory->ram_size)
-                return bad(label, EINVAL, "cannot save: identity says %" PRIu64 " bytes of RAM, the VM has %" PRIu64,
+                return bad(label, EINVAL,
+                           "cannot save: identity says %" PRIu64 " bytes of RAM, the VM has %" PRIu64,
                            p->identity->memory, p->memory->ram_size);
         if (p->state_size > SNAPSHOT_STATE_MAX || (p->state_size > 0 && !p->state))
                 return bad(label, EINVAL, "cannot save: %zu bytes of state", p->state_size);
@@ -331,14 +332,16 @@ static int write_contents(int fd, const SnapshotParams *p, const char *label, bo
         size_t n_extents = 0;
         int r;
 
-        r = m->file_mapped ? extents_from_scan(m, &extents, &n_extents) : extents_from_memfd(m, &extents, &n_extents);
+        r = m->file_mapped ? extents_from_scan(m, &extents, &n_extents)
+                           : extents_from_memfd(m, &extents, &n_extents);
         if (r < 0)
                 return bad(label, r, "cannot find the RAM's data: %m");
         for (size_t i = 0; i < n_extents; i++)
                 data_size += extents[i].length;
 
-        meta_size = HEADER_SIZE + SECTION_HEADER + IDENTITY_SIZE + SECTION_HEADER + p->state_size + SECTION_HEADER +
-                    RAM_HEADER + (uint64_t) EXTENT_SIZE * n_extents + SECTION_HEADER + END_SIZE;
+        meta_size = HEADER_SIZE + SECTION_HEADER + IDENTITY_SIZE + SECTION_HEADER + p->state_size +
+                    SECTION_HEADER + RAM_HEADER + (uint64_t) EXTENT_SIZE * n_extents + SECTION_HEADER +
+                    END_SIZE;
         data_offset = align_up(meta_size, SNAPSHOT_DATA_ALIGN);
         total = data_size + meta_size;
         meta = calloc(1, meta_size);
@@ -583,17 +586,20 @@ static int read_framing(Snapshot *s, Section sections[static SECTIONS_MAX], size
                                    section_name(sections[n - 1].tag, nb));
                 }
                 if (s->file_size - offset < SECTION_HEADER)
-                        return bad(s->label, EBADMSG, "truncated in a section header at offset %" PRIu64, offset);
+                        return bad(s->label, EBADMSG, "truncated in a section header at offset %" PRIu64,
+                                   offset);
                 if (n == SECTIONS_MAX)
                         return bad(s->label, EBADMSG, "more than %u sections", SECTIONS_MAX);
                 k = pread_full(s->fd, sh, sizeof sh, offset);
                 if (k < 0)
                         return bad(s->label, (int) k, "cannot read: %m");
                 if ((size_t) k < sizeof sh) /* shrunk under us */
-                        return bad(s->label, EBADMSG, "truncated in a section header at offset %" PRIu64, offset);
+                        return bad(s->label, EBADMSG, "truncated in a section header at offset %" PRIu64,
+                                   offset);
                 /* What a writer leaves after the end section: the list went past it, or never had one. */
                 if (is_zero(sh, sizeof sh))
-                        return bad(s->label, EBADMSG, "no section end (zeros at offset %" PRIu64 ")", offset);
+                        return bad(s->label, EBADMSG, "no section end (zeros at offset %" PRIu64 ")",
+                                   offset);
                 c = (Section) {
                         .tag = (uint32_t) le_read(sh, 4),
                         .flags = (uint32_t) le_read(sh + 4, 4),
@@ -601,7 +607,8 @@ static int read_framing(Snapshot *s, Section sections[static SECTIONS_MAX], size
                         .length = le_read(sh + 8, 8),
                 };
                 if (c.length > s->file_size - c.offset)
-                        return bad(s->label, EBADMSG, "truncated in section %s (%" PRIu64 " bytes, %" PRIu64 " left)",
+                        return bad(s->label, EBADMSG,
+                                   "truncated in section %s (%" PRIu64 " bytes, %" PRIu64 " left)",
                                    section_name(c.tag, nb), c.length, s->file_size - c.offset);
 
                 for (size_t i = 0; i < ELEMENTSOF(known_sections); i++)
@@ -667,14 +674,16 @@ static int read_ram_table(Snapshot *s, const Section *sec, uint64_t meta_end) {
         int r;
 
         if (sec->length < RAM_HEADER)
-                return bad(s->label, EBADMSG, "section ram has %" PRIu64 " bytes, less than its %u-byte header",
-                           sec->length, RAM_HEADER);
+                return bad(s->label, EBADMSG,
+                           "section ram has %" PRIu64 " bytes, less than its %u-byte header", sec->length,
+                           RAM_HEADER);
         r = read_exact(s, h, sizeof h, sec->offset);
         if (r < 0)
                 return r;
         n = le_read(h + 48, 8);
         if ((sec->length - RAM_HEADER) % EXTENT_SIZE != 0 || (sec->length - RAM_HEADER) / EXTENT_SIZE != n)
-                return bad(s->label, EBADMSG, "section ram has %" PRIu64 " bytes, which do not hold its %" PRIu64 " extents",
+                return bad(s->label, EBADMSG,
+                           "section ram has %" PRIu64 " bytes, which do not hold its %" PRIu64 " extents",
                            sec->length, n);
 
         v = (uint32_t) le_read(h, 4);
@@ -684,7 +693,8 @@ static int read_ram_table(Snapshot *s, const Section *sec, uint64_t meta_end) {
                 return bad(s->label, EINVAL, "section ram: reserved field not zero");
         s->n_regions = v;
         for (size_t i = 0; i < GUEST_MEMORY_REGIONS_MAX; i++) {
-                SnapshotRegion g = { le_read(h + 8 + RAM_REGION_SIZE * i, 8), le_read(h + 16 + RAM_REGION_SIZE * i, 8) };
+                SnapshotRegion g = { le_read(h + 8 + RAM_REGION_SIZE * i, 8),
+                                     le_read(h + 16 + RAM_REGION_SIZE * i, 8) };
 
                 if (i >= s->n_regions) {
                         if (g.gpa != 0 || g.size != 0)
@@ -694,21 +704,24 @@ static int read_ram_table(Snapshot *s, const Section *sec, uint64_t meta_end) {
                 if (g.size == 0 || g.gpa % SNAPSHOT_PAGE_SIZE || g.size % SNAPSHOT_PAGE_SIZE ||
                     g.size > UINT64_MAX - g.gpa || g.size > memory - sum ||
                     (i > 0 && g.gpa < s->regions[i - 1].gpa + s->regions[i - 1].size))
-                        return bad(s->label, EINVAL, "bad RAM region %zu (0x%" PRIx64 ", 0x%" PRIx64 " bytes)", i,
-                                   g.gpa, g.size);
+                        return bad(s->label, EINVAL,
+                                   "bad RAM region %zu (0x%" PRIx64 ", 0x%" PRIx64 " bytes)", i, g.gpa,
+                                   g.size);
                 s->regions[i] = g;
                 sum += g.size;
         }
         if (sum != memory)
-                return bad(s->label, EINVAL, "RAM regions hold %" PRIu64 " bytes, the identity says %" PRIu64, sum,
-                           memory);
+                return bad(s->label, EINVAL,
+                           "RAM regions hold %" PRIu64 " bytes, the identity says %" PRIu64, sum, memory);
 
         s->data_offset = le_read(h + 40, 8);
         if (s->data_offset % SNAPSHOT_DATA_ALIGN || s->data_offset < meta_end)
-                return bad(s->label, EINVAL, "RAM data offset 0x%" PRIx64 " is not a multiple of 2 MiB after the metadata",
+                return bad(s->label, EINVAL,
+                           "RAM data offset 0x%" PRIx64 " is not a multiple of 2 MiB after the metadata",
                            s->data_offset);
         if (s->data_offset > s->file_size || s->file_size - s->data_offset < memory)
-                return bad(s->label, EBADMSG, "truncated in section ram (its RAM ends at %" PRIu64 ", the file at %" PRIu64 ")",
+                return bad(s->label, EBADMSG,
+                           "truncated in section ram (its RAM ends at %" PRIu64 ", the file at %" PRIu64 ")",
                            s->data_offset > UINT64_MAX - memory ? UINT64_MAX : s->data_offset + memory,
                            s->file_size);
         if (s->file_size - s->data_offset > memory)
@@ -746,16 +759,24 @@ static int read_ram_table(Snapshot *s, const Section *sec, uint64_t meta_end) {
                         if (e.length == 0)
                                 return bad(s->label, EINVAL, "RAM extent %" PRIu64 " is empty", i);
                         if (e.ram_offset % SNAPSHOT_PAGE_SIZE || e.length % SNAPSHOT_PAGE_SIZE)
-                                return bad(s->label, EINVAL, "RAM extent %" PRIu64 " (0x%" PRIx64 ", 0x%" PRIx64 " bytes) is not 4 KiB aligned",
+                                return bad(s->label, EINVAL,
+                                           "RAM extent %" PRIu64 " (0x%" PRIx64 ", 0x%" PRIx64
+                                           " bytes) is not 4 KiB aligned",
                                            i, e.ram_offset, e.length);
                         if (e.ram_offset >= memory || e.length > memory - e.ram_offset)
-                                return bad(s->label, EINVAL, "RAM extent %" PRIu64 " (0x%" PRIx64 ", 0x%" PRIx64 " bytes) is outside the 0x%" PRIx64 " bytes of RAM",
+                                return bad(s->label, EINVAL,
+                                           "RAM extent %" PRIu64 " (0x%" PRIx64 ", 0x%" PRIx64
+                                           " bytes) is outside the 0x%" PRIx64 " bytes of RAM",
                                            i, e.ram_offset, e.length, memory);
                         if (e.ram_offset < prev_end)
-                                return bad(s->label, EINVAL, "RAM extent %" PRIu64 " (0x%" PRIx64 ") overlaps or precedes the one before it",
+                                return bad(s->label, EINVAL,
+                                           "RAM extent %" PRIu64 " (0x%" PRIx64
+                                           ") overlaps or precedes the one before it",
                                            i, e.ram_offset);
                         if (file_offset != s->data_offset + e.ram_offset)
-                                return bad(s->label, EINVAL, "RAM extent %" PRIu64 " is at file offset 0x%" PRIx64 ", not 0x%" PRIx64,
+                                return bad(s->label, EINVAL,
+                                           "RAM extent %" PRIu64 " is at file offset 0x%" PRIx64
+                                           ", not 0x%" PRIx64,
                                            i, file_offset, s->data_offset + e.ram_offset);
                         prev_end = e.ram_offset + e.length;
                         s->data_size += e.length;
@@ -880,12 +901,14 @@ size_t snapshot_ram_extents(const Snapshot *s) {
 }
 
 /* "0x0+0x4000000 0x100000000+0x4000000": where RAM is, region by region. */
-static const char *format_layout(char buf[static 128], size_t n, const uint64_t gpa[], const uint64_t size[]) {
+static const char *format_layout(char buf[static 128], size_t n, const uint64_t gpa[],
+                                 const uint64_t size[]) {
         size_t k = 0;
 
         buf[0] = 0;
         for (size_t i = 0; i < n && k < 128; i++) {
-                int w = snprintf(buf + k, 128 - k, "%s0x%" PRIx64 "+0x%" PRIx64, i ? " " : "", gpa[i], size[i]);
+                int w = snprintf(buf + k, 128 - k, "%s0x%" PRIx64 "+0x%" PRIx64, i ? " " : "", gpa[i],
+                                 size[i]);
                 if (w < 0)
                         break;
                 k += (size_t) w;
@@ -952,7 +975,8 @@ static int read_range(Snapshot *s, uint64_t from, uint64_t to, uint8_t *dst, uin
                         size_t z = 0;
                         while (p[z] == 0)
                                 z++;
-                        return bad(s->label, EBADMSG, "RAM data at file offset 0x%" PRIx64 " is in no extent", o + z);
+                        return bad(s->label, EBADMSG,
+                                   "RAM data at file offset 0x%" PRIx64 " is in no extent", o + z);
                 }
                 o += c;
                 if (done) {
@@ -984,8 +1008,8 @@ int snapshot_read_ram(Snapshot *s, GuestMemory *m, SnapshotProgress progress, vo
                 uint32_t crc = 0;
 
                 /* What the file has no data for is zero: a hole, whatever the memfd held before. */
-                if (start > prev &&
-                    fallocate(m->memfd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, (off_t) prev, (off_t) (start - prev)) < 0)
+                if (start > prev && fallocate(m->memfd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE,
+                                              (off_t) prev, (off_t) (start - prev)) < 0)
                         return bad(s->label, errno, "cannot clear RAM: %m");
                 if (i == s->n_extents)
                         break;
@@ -1045,8 +1069,8 @@ int snapshot_verify_ram(Snapshot *s, SnapshotProgress progress, void *userdata) 
                         return r;
                 if (i == s->n_extents)
                         break;
-                r = read_range(s, s->data_offset + start, s->data_offset + start + s->extents[i].length, NULL,
-                               buf, &crc, &done, s->data_size, progress, userdata);
+                r = read_range(s, s->data_offset + start, s->data_offset + start + s->extents[i].length,
+                               NULL, buf, &crc, &done, s->data_size, progress, userdata);
                 if (r < 0)
                         return r;
                 r = check_crc(s, i, crc);
