@@ -23,6 +23,10 @@ typedef struct GuestMemory {
         uint8_t *map;
         GuestRegion regions[GUEST_MEMORY_REGIONS_MAX];
         size_t n_regions;
+        /* Set by snapshot_map_ram(): the regions are a MAP_PRIVATE mapping of that file (st_dev, st_ino),
+         * and the memfd no longer holds the guest's RAM, so a later save must read it from the mapping. */
+        bool file_mapped;
+        uint64_t file_dev, file_ino;
 } GuestMemory;
 
 /* hole_start: where RAM stops below 4 GiB (the PCI hole); high_start: where the rest continues. */
