@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -14,22 +15,22 @@
 #include "snapshot/snapshot.h"
 #include "suspend.h"
 
-/* The state directory systemd made for us (StateDirectory=vms/NAME); none when run by hand. */
-static int open_state_dir(void) {
+/* The state directory systemd made for us (StateDirectory=vms/NAME, the first of $STATE_DIRECTORY's
+ * list); none when run by hand. */
+static int state_dir(char path[static PATH_MAX], int *ret_fd) {
         const char *dir = getenv("STATE_DIRECTORY");
+        size_t n = dir ? strcspn(dir, ":") : 0;
         int fd;
 
-        if (!dir || !*dir)
+        if (n == 0 || n >= PATH_MAX)
                 return -ENOENT;
-        if (strchr(dir, ':')) /* several directories: ours is the first */
-                dir = strndupa(dir, strcspn(dir, ":"));
-        fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-        return fd < 0 ? -errno : fd;
-}
-
-static const char *state_dir_path(void) {
-        const char *dir = getenv("STATE_DIRECTORY");
-        return dir && *dir ? strndupa(dir, strcspn(dir, ":")) : NULL;
+        memcpy(path, dir, n);
+        path[n] = 0;
+        fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        if (fd < 0)
+                return -errno;
+        *ret_fd = fd;
+        return 0;
 }
 
 static uint32_t host_tsc_khz(Vm *vm) {
@@ -79,6 +80,7 @@ static int progress(uint64_t done, uint64_t total, void *userdata) {
 int suspend_save(Vm *vm, const VmConfig *config, int fd, SuspendResult *ret) {
         _cleanup_close_ int owned = fd, dir = -EBADF;
         _cleanup_(state_writer_done) StateWriter w = {};
+        char dir_path[PATH_MAX];
         SnapshotIdentity id;
         unsigned quarter = 0;
         struct stat st;
@@ -105,16 +107,16 @@ int suspend_save(Vm *vm, const VmConfig *config, int fd, SuspendResult *ret) {
                 if (r >= 0 && fstat(owned, &st) >= 0)
                         ret->bytes = (uint64_t) st.st_blocks * 512;
         } else {
-                dir = open_state_dir();
-                if (dir < 0) {
+                r = state_dir(dir_path, &dir);
+                if (r < 0) {
                         (void) snprintf(ret->reason, sizeof ret->reason,
                                         "no state directory (vmm runs outside vm@.service): pass a file");
-                        return log_error_errno(dir, "Cannot save: no state directory ($STATE_DIRECTORY); pass a "
+                        return log_error_errno(r, "Cannot save: no state directory ($STATE_DIRECTORY); pass a "
                                                "file instead.");
                 }
                 r = snapshot_write_at(dir, SUSPEND_FILE, &p);
                 if (r >= 0) {
-                        (void) snprintf(ret->path, sizeof ret->path, "%s/%s", state_dir_path(), SUSPEND_FILE);
+                        (void) snprintf(ret->path, sizeof ret->path, "%s/%s", dir_path, SUSPEND_FILE);
                         if (fstatat(dir, SUSPEND_FILE, &st, 0) >= 0)
                                 ret->bytes = (uint64_t) st.st_blocks * 512;
                 }
@@ -168,17 +170,17 @@ int suspend_restore(Vm *vm, const VmConfig *config) {
         _cleanup_(snapshot_freep) Snapshot *s = NULL;
         _cleanup_close_ int dir = -EBADF, fd = -EBADF;
         _cleanup_free_ char *path = NULL;
+        char dir_path[PATH_MAX];
         unsigned quarter = 0;
         StateReader r;
         int k;
 
-        dir = open_state_dir();
-        if (dir < 0)
+        if (state_dir(dir_path, &dir) < 0)
                 return 0;
         fd = openat(dir, SUSPEND_FILE, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
         if (fd < 0)
                 return errno == ENOENT ? 0 : log_error_errno(errno, "Failed to open the state file: %m");
-        if (asprintf(&path, "%s/%s", state_dir_path(), SUSPEND_FILE) < 0)
+        if (asprintf(&path, "%s/%s", dir_path, SUSPEND_FILE) < 0)
                 return log_oom();
         log_info("Resuming the VM from its state file %s.", path);
         k = snapshot_open(fd, path, &s);

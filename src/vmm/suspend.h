@@ -7,6 +7,7 @@
  * (systemd's StateDirectory=, $STATE_DIRECTORY): SUSPEND_FILE there is the suspended VM that the next
  * start resumes. Any other file is one a client opened and passed. Main thread. */
 
+#include <limits.h>
 #include <stdbool.h>
 #include <stdint.h>
 
@@ -16,7 +17,7 @@
 #define SUSPEND_FILE "suspend.vmstate"
 
 typedef struct SuspendResult {
-        char path[256]; /* "" when the caller's fd was written */
+        char path[PATH_MAX + 32]; /* "" when the caller's fd was written */
         uint64_t bytes;
         char reason[256]; /* on failure, for the caller */
 } SuspendResult;

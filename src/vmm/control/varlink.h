@@ -11,6 +11,7 @@
  * and sd-varlink's own limits on message size; a client that never reads only ever holds its own
  * connection's buffer, and the VM never waits for it. */
 
+#include <limits.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -35,7 +36,7 @@ extern const sd_varlink_interface vl_interface_io_systemd_MachineInstance;
  * its way out (reported as io.sdvm.VM.InvalidState). The varlink layer checks the state first:
  * see varlink/io.sdvm.VM.varlink for which states allow what. */
 typedef struct VarlinkSaveResult {
-        char path[256];       /* "" when the caller passed the file */
+        char path[PATH_MAX + 32]; /* "" when the caller passed the file */
         uint64_t bytes;
         uint64_t paused_usec;
         char reason[256];     /* on failure */
