@@ -50,14 +50,15 @@ field() { sed -n "s/.* $2=\([^ ]*\).*/\1/p" <<<"$1"; }
 echo "== boot"
 t0=$(date +%s)
 systemctl start "vm@$name" || fail "start failed"
-first=$(last_count "$t0" 120 5) || fail "the guest never counted"
+show() { echo "-- the unit's log since $(date -d "@$1" +%T):"; since "$1" | tail -n 25; }
+first=$(last_count "$t0" 120 25) || { show "$t0"; fail "the guest never counted"; }
 boot=$(field "$first" boot)
-data=$(since "$t0" | sed -n 's/.*SDVM-GUEST: counter boot=[^ ]* data=\([0-9a-f]*\).*/\1/p' | tail -n1)
-[[ -n $boot && -n $data ]] || fail "no boot id or data checksum from the guest"
+data=$(since "$t0" | sed -n 's/.*SDVM-GUEST: data \([0-9a-f]*\).*/\1/p' | tail -n1)
+[[ -n $boot && -n $data ]] || { show "$t0"; fail "no boot id or data checksum from the guest"; }
 echo "counting: $first (data $data)"
 
 echo "== vmctl save: the VM runs on"
-out=$("$VMCTL" --json save "$name") || fail "vmctl save failed: $out"
+out=$("$VMCTL" --json save "$name") || { show "$t0"; fail "vmctl save failed: $out"; }
 echo "$out"
 [[ -f $state ]] || fail "no state file after vmctl save"
 c=$(last_count "$(date +%s)" 30 "$(field "$first" count)") || fail "the guest stopped counting after vmctl save"
@@ -67,7 +68,7 @@ echo "== systemctl stop saves (OnStop=save)"
 before=$(last_count "$t0" 30 1) || fail "no count before the stop"
 n1=$(sed -n 's/.*count \([0-9]*\).*/\1/p' <<<"$before")
 up1=$(field "$before" up)
-systemctl stop "vm@$name" || fail "stop failed"
+systemctl stop "vm@$name" || { show "$t0"; fail "stop failed"; }
 [[ $(systemctl show -P Result "vm@$name") == success ]] || fail "the unit did not stop with success: $(systemctl show -P Result "vm@$name")"
 [[ -s $state ]] || fail "no state file after systemctl stop"
 echo "saved at count $n1: $(stat -c %s "$state") bytes, $(du -k "$state" | cut -f1) KiB on disk"
@@ -76,8 +77,8 @@ journalctl -u "vm@$name" -o cat --no-pager | grep -i 'saved\|state file' | tail 
 echo "== systemctl start restores"
 t1=$(date +%s)
 sleep 1
-systemctl start "vm@$name" || fail "start after the save failed"
-after=$(last_count "$t1" 60 0) || fail "the restored guest does not count"
+systemctl start "vm@$name" || { show "$t1"; fail "start after the save failed"; }
+after=$(last_count "$t1" 60 0) || { show "$t1"; fail "the restored guest does not count"; }
 n2=$(sed -n 's/.*count \([0-9]*\).*/\1/p' <<<"$after")
 echo "restored: $after"
 [[ $(field "$after" boot) == "$boot" ]] || fail "the guest rebooted: boot id $(field "$after" boot), was $boot"
