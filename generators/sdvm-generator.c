@@ -195,6 +195,10 @@ static int format_dropin(const VmConfig *c, const char *source, char **ret) {
                 fprintf(f, "AllowedCPUs=%s\n", c->allowed_cpus);
         if (c->io_weight > 0)
                 fprintf(f, "IOWeight=%u\n", c->io_weight);
+        /* OnStop=save writes guest RAM out on stop: allow for a disk as slow as 64 MiB/s on top of the
+         * unit's 90 s, before systemd's SIGKILL would lose the VM. */
+        if (c->on_stop == VM_ON_STOP_SAVE)
+                fprintf(f, "TimeoutStopSec=%llu\n", 90ULL + (unsigned long long) (c->memory >> 26));
         if (c->tasks_max == VM_TASKS_MAX_INFINITY)
                 fputs("TasksMax=infinity\n", f);
         else if (c->tasks_max > 0)

@@ -63,6 +63,31 @@ static int fake_terminate(void *userdata) {
         return 0;
 }
 
+static int fake_saves;
+
+/* Writes a marker into the passed file, or "saves" to a made-up path; stop stops the VM. */
+static int fake_save(void *userdata, int fd, bool stop, VarlinkSaveResult *ret) {
+        static const char marker[] = "fake state";
+
+        fake_saves++;
+        if (fd >= 0) {
+                ssize_t n = write(fd, marker, sizeof marker - 1);
+                close(fd);
+                if (n != (ssize_t) sizeof marker - 1) {
+                        (void) snprintf(ret->reason, sizeof ret->reason, "short write");
+                        return -EIO;
+                }
+        } else
+                (void) snprintf(ret->path, sizeof ret->path, "/var/lib/vms/web/suspend.vmstate");
+        ret->bytes = sizeof marker - 1;
+        ret->paused_usec = 5;
+        if (stop) {
+                fake_state = VM_STATE_STOPPED;
+                varlink_emit_state(server, fake_state, VM_STOP_SAVED);
+        }
+        return 0;
+}
+
 static int fake_inspect(void *userdata, sd_json_variant **ret) {
         return sd_json_buildo(
                         ret,
@@ -87,6 +112,7 @@ static const VarlinkBackend fake_backend = {
         .power_off = fake_power_off,
         .reboot = fake_reboot,
         .terminate = fake_terminate,
+        .save = fake_save,
         .inspect = fake_inspect,
 };
 
@@ -581,6 +607,46 @@ static void check_idl(const sd_varlink_interface *iface) {
         free(text);
 }
 
+/* Save: to the state directory, to a file the client opened and pushed, with stop; and refused
+ * parameters and states. */
+static void test_save(void **state) {
+        sd_varlink *link = connect_client();
+        sd_json_variant *reply = NULL;
+        char path[] = "/tmp/test-varlink-save-XXXXXX", buf[64] = {};
+        int fd;
+
+        fake_state = VM_STATE_RUNNING;
+        assert_null(call(link, "io.sdvm.VM.Save", "{}", &reply));
+        assert_string_equal(str_field(reply, "path"), "/var/lib/vms/web/suspend.vmstate");
+        assert_int_equal(sd_json_variant_unsigned(sd_json_variant_by_key(reply, "bytes")), 10);
+        reply = sd_json_variant_unref(reply);
+
+        fd = mkstemp(path);
+        assert_true(fd >= 0);
+        assert_true(sd_varlink_set_allow_fd_passing_output(link, true) >= 0);
+        assert_int_equal(sd_varlink_push_dup_fd(link, fd), 0);
+        assert_null(call(link, "io.sdvm.VM.Save", "{\"fileDescriptor\":0}", &reply));
+        assert_null(sd_json_variant_by_key(reply, "path"));
+        reply = sd_json_variant_unref(reply);
+        assert_int_equal(pread(fd, buf, sizeof buf - 1, 0), 10);
+        assert_string_equal(buf, "fake state");
+        close(fd);
+        unlink(path);
+
+        /* an index nothing was pushed for, and one that is no index at all */
+        assert_string_equal(call(link, "io.sdvm.VM.Save", "{\"fileDescriptor\":3}", NULL),
+                            "org.varlink.service.InvalidParameter");
+        assert_string_equal(call(link, "io.sdvm.VM.Save", "{\"fileDescriptor\":-1}", NULL),
+                            "org.varlink.service.InvalidParameter");
+        assert_string_equal(call(link, "io.sdvm.VM.Save", "{\"stop\":\"yes\"}", NULL),
+                            "org.varlink.service.InvalidParameter");
+
+        assert_null(call(link, "io.sdvm.VM.Save", "{\"stop\":true}", NULL));
+        assert_int_equal(fake_state, VM_STATE_STOPPED);
+        assert_string_equal(call(link, "io.sdvm.VM.Save", "{}", NULL), "io.sdvm.VM.NotRunning");
+        sd_varlink_unref(link);
+}
+
 static void test_idl(void **state) {
         check_idl(&vl_interface_io_sdvm_VM);
         check_idl(&vl_interface_io_systemd_MachineInstance);
@@ -598,6 +664,7 @@ int main(void) {
                 cmocka_unit_test_setup_teardown(test_machine_instance, setup, teardown),
                 cmocka_unit_test(test_peer_allowed),
                 cmocka_unit_test(test_group_grant),
+                cmocka_unit_test_setup_teardown(test_save, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_idl, setup, teardown),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);

@@ -10,6 +10,7 @@
 #include "conf-parser.h"
 #include "log.h"
 #include "parse-util.h"
+#include "string-table.h"
 #include "vm-config.h"
 
 static int parse_memory(const ConfKey *key, const char *value, void *data, char *reason) {
@@ -223,6 +224,22 @@ static int parse_allowed_cpus(const ConfKey *key, const char *value, void *data,
 
 /* ControlGroup=, ConsoleGroup=: a group that exists here, by name. The generator writes it into a socket
  * unit (SocketGroup=), so only the characters of a portable group name get through. */
+static const char *const vm_on_stop_table[_VM_ON_STOP_MAX] = {
+        [VM_ON_STOP_POWEROFF] = "poweroff",
+        [VM_ON_STOP_SAVE] = "save",
+};
+DEFINE_STRING_TABLE_TO_STRING(vm_on_stop, VmOnStop);
+
+static int parse_on_stop(const ConfKey *key, const char *value, void *data, char *reason) {
+        for (int i = 0; i < _VM_ON_STOP_MAX; i++)
+                if (strcmp(value, vm_on_stop_table[i]) == 0) {
+                        *(VmOnStop *) data = (VmOnStop) i;
+                        return 0;
+                }
+        (void) snprintf(reason, CONF_REASON_MAX, "expected poweroff or save");
+        return -EINVAL;
+}
+
 static int parse_group(const ConfKey *key, const char *value, void *data, char *reason) {
         size_t n = strspn(value, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_.-");
 
@@ -527,6 +544,7 @@ static const ConfKey vm_keys[] = {
         { .name = "Autostart", .parse = conf_parse_bool, .offset = offsetof(VmConfig, autostart) },
         { .name = "ControlGroup", .parse = parse_group, .offset = offsetof(VmConfig, control_group) },
         { .name = "ConsoleGroup", .parse = parse_group, .offset = offsetof(VmConfig, console_group) },
+        { .name = "OnStop", .parse = parse_on_stop, .offset = offsetof(VmConfig, on_stop) },
         {},
 };
 

@@ -10,6 +10,9 @@
  *         Autostart=yes               default no
  *         ControlGroup=vmadmin        an existing group whose members may use /run/vms/NAME/control
  *         ConsoleGroup=vmadmin        the same for /run/vms/NAME/console
+ *         OnStop=poweroff             what SIGTERM (systemctl stop) does: poweroff (the ACPI power
+ *                                     button) or save (suspend to the state directory, restored at the
+ *                                     next start)
  *         [Boot]
  *         Kernel=/path/vmlinuz        required, absolute
  *         Initrd=/path/initrd.img     optional, absolute
@@ -83,6 +86,15 @@ typedef struct VmNetwork {
         unsigned line;
 } VmNetwork;
 
+typedef enum VmOnStop {
+        VM_ON_STOP_POWEROFF,
+        VM_ON_STOP_SAVE,
+        _VM_ON_STOP_MAX,
+        _VM_ON_STOP_INVALID = -22,
+} VmOnStop;
+
+const char *vm_on_stop_to_string(VmOnStop v);
+
 typedef struct VmConfig {
         char *name;        /* from the file name: /etc/vms/web.conf is "web"; NULL if none was given */
         char *path;        /* where it was read from, for messages */
@@ -90,6 +102,7 @@ typedef struct VmConfig {
         uint32_t cpus;
         uint64_t memory; /* bytes */
         bool autostart;
+        VmOnStop on_stop;
         char *control_group; /* NULL: root only */
         char *console_group; /* NULL: root only */
         char *kernel; /* always set */

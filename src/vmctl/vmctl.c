@@ -4,6 +4,7 @@
 
 #include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <getopt.h>
 #include <inttypes.h>
 #include <stdio.h>
@@ -20,6 +21,7 @@
 #include "vmctl-console.h"
 
 static bool arg_json;
+static bool arg_stop;
 
 static void help(void) {
         printf("%s [OPTIONS...] COMMAND ...\n\n"
@@ -39,13 +41,17 @@ static void help(void) {
                "  poweroff NAME       Press the ACPI power button\n"
                "  reboot NAME         Reset the guest (its unit starts it again)\n"
                "  kill NAME           Stop the VM at once\n"
+               "  save NAME [FILE]    Save the VM's state (to FILE, which vmctl opens and hands\n"
+               "                      over, else to its state directory) and let it run on; with\n"
+               "                      --stop suspend it: the next start resumes it\n"
                "  events NAME         Follow the VM's state changes, one line each, until it stops\n"
                "  console NAME        Attach to the serial console; Ctrl-] three times within 1 s\n"
                "                      detaches\n\n"
                "Options:\n"
                "  -h --help           Show this help\n"
                "     --version        Show the version\n"
-               "     --json           Print results as JSON (one object per file or event, one per line)\n\n"
+               "     --json           Print results as JSON (one object per file or event, one per line)\n"
+               "     --stop           save: stop the VM once saved\n\n"
                "Exit status: 0 success; 1 a file is invalid or the VM refused the request;\n"
                "2 bad usage; 3 the VM is not running.\n",
                program_invocation_short_name);
@@ -135,8 +141,8 @@ static int vm_connect(const char *name, sd_varlink **ret) {
 
 /* Calls io.sdvm.VM.METHOD on VM name's control socket; prints the reply (JSON or as given by
  * print_human) and turns errors into one line that names the VM. */
-static int vm_call(const char *name, const char *method, sd_json_variant *params,
-                   void (*print_human)(sd_json_variant *reply)) {
+static int vm_call_fd(const char *name, const char *method, sd_json_variant *params, int fd,
+                      void (*print_human)(sd_json_variant *reply)) {
         _cleanup_(sd_varlink_unrefp) sd_varlink *vl = NULL;
         _cleanup_free_ char *full = NULL;
         sd_json_variant *reply = NULL;
@@ -148,6 +154,8 @@ static int vm_call(const char *name, const char *method, sd_json_variant *params
                 return r;
         if (asprintf(&full, "io.sdvm.VM.%s", method) < 0)
                 return log_oom(), 1;
+        if (fd >= 0 && (sd_varlink_set_allow_fd_passing_output(vl, true) < 0 || sd_varlink_push_dup_fd(vl, fd) < 0))
+                return log_error("Failed to pass a file descriptor to VM '%s'.", name), 1;
         r = sd_varlink_call(vl, full, params, &reply, &error_id);
         if (r < 0)
                 return log_error_errno(r, "Failed to call %s on VM '%s': %m", method, name), 1;
@@ -156,6 +164,11 @@ static int vm_call(const char *name, const char *method, sd_json_variant *params
                         return vm_not_running(name);
                 if (strcmp(error_id, "io.sdvm.VM.NoSuchPath") == 0)
                         return log_error_errno(ENOENT, "VM '%s' has no such inspect path.", name), 1;
+                if (strcmp(error_id, "io.sdvm.VM.SaveFailed") == 0)
+                        return log_error_errno(EIO, "VM '%s' could not save its state: %s", name,
+                                               sd_json_variant_string(sd_json_variant_by_key(reply, "reason"))
+                                                       ?: "no reason given"),
+                               1;
                 if (strcmp(error_id, "io.sdvm.VM.InvalidState") == 0)
                         return log_error_errno(EBUSY, "VM '%s' cannot %s now: it is %s.", name, method,
                                                sd_json_variant_string(sd_json_variant_by_key(reply, "state"))
@@ -168,6 +181,41 @@ static int vm_call(const char *name, const char *method, sd_json_variant *params
         else if (print_human)
                 print_human(reply);
         return 0;
+}
+
+static int vm_call(const char *name, const char *method, sd_json_variant *params,
+                   void (*print_human)(sd_json_variant *reply)) {
+        return vm_call_fd(name, method, params, -EBADF, print_human);
+}
+
+static void print_saved(sd_json_variant *v) {
+        char size[FORMAT_SIZE_MAX];
+        const char *path = sd_json_variant_string(sd_json_variant_by_key(v, "path"));
+
+        printf("saved %s%s%s, guest paused %.3f s\n", format_size(size, sd_json_variant_unsigned(sd_json_variant_by_key(v, "bytes"))),
+               path ? " to " : "", path ?: "",
+               (double) sd_json_variant_unsigned(sd_json_variant_by_key(v, "pausedUSec")) / 1e6);
+}
+
+/* save NAME [FILE]: FILE is opened here, as the caller, and handed over: vmm opens no path of ours. */
+static int verb_save(int argc, char *argv[]) {
+        _cleanup_(sd_json_variant_unrefp) sd_json_variant *params = NULL;
+        _cleanup_close_ int fd = -EBADF;
+
+        if (argc < 2 || argc > 3)
+                return log_error_errno(EINVAL, "save takes NAME and an optional FILE."), 2;
+        if (argc == 3) {
+                fd = open(argv[2], O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOCTTY, 0600);
+                if (fd < 0)
+                        return log_error_errno(errno, "Failed to open %s for the state of VM '%s': %m", argv[2],
+                                               argv[1]),
+                               1;
+        }
+        if (sd_json_buildo(&params,
+                           SD_JSON_BUILD_PAIR_CONDITION(fd >= 0, "fileDescriptor", SD_JSON_BUILD_UNSIGNED(0)),
+                           SD_JSON_BUILD_PAIR_CONDITION(arg_stop, "stop", SD_JSON_BUILD_BOOLEAN(true))) < 0)
+                return log_oom(), 1;
+        return vm_call_fd(argv[1], "Save", params, fd, print_saved);
 }
 
 static void print_describe(sd_json_variant *v) {
@@ -438,11 +486,12 @@ static int verb_vm(int argc, char *argv[]) {
 }
 
 int main(int argc, char *argv[]) {
-        enum { ARG_VERSION = 0x100, ARG_JSON };
+        enum { ARG_VERSION = 0x100, ARG_JSON, ARG_STOP };
         static const struct option options[] = {
                 { "help", no_argument, NULL, 'h' },
                 { "version", no_argument, NULL, ARG_VERSION },
                 { "json", no_argument, NULL, ARG_JSON },
+                { "stop", no_argument, NULL, ARG_STOP },
                 {},
         };
         int c;
@@ -457,6 +506,9 @@ int main(int argc, char *argv[]) {
                         return 0;
                 case ARG_JSON:
                         arg_json = true;
+                        break;
+                case ARG_STOP:
+                        arg_stop = true;
                         break;
                 default:
                         return 2;
@@ -473,6 +525,8 @@ int main(int argc, char *argv[]) {
                 return verb_events(argc - optind, argv + optind);
         if (strcmp(argv[optind], "console") == 0)
                 return verb_console(argc - optind, argv + optind);
+        if (strcmp(argv[optind], "save") == 0)
+                return verb_save(argc - optind, argv + optind);
         if (strcmp(argv[optind], "start") == 0 || strcmp(argv[optind], "stop") == 0 ||
             strcmp(argv[optind], "restart") == 0)
                 return verb_job(argc - optind, argv + optind);

@@ -19,6 +19,7 @@
 #include <unistd.h>
 
 #include "assemble.h"
+#include "suspend.h"
 #include "core/thread.h"
 #include "console/console.h"
 #include "log.h"
@@ -41,6 +42,7 @@ static const char *arg_name;
 
 typedef struct Context {
         Vm *vm;
+        const VmConfig *config;
         Board *board;
         sd_event *event;
         Console *console;
@@ -151,6 +153,46 @@ static int ctx_resume(Context *ctx) {
         return 0;
 }
 
+/* Saves the VM: paused for the time it takes, then resumed (if it ran), or stopped. fd: a file the client
+ * passed (taken), or -EBADF for the state directory. */
+static int ctx_save(Context *ctx, int fd, bool stop, VarlinkSaveResult *ret) {
+        _cleanup_close_ int owned = fd;
+        bool was_running = vm_get_state(ctx->vm) == VM_STATE_RUNNING;
+        uint64_t t0 = now_usec();
+        SuspendResult res;
+        int r;
+
+        *ret = (VarlinkSaveResult) {};
+        if (was_running) {
+                r = vm_pause(ctx->vm);
+                if (r < 0)
+                        return r;
+        }
+        (void) notify_event(stop ? NOTIFY_SUSPENDING : NOTIFY_SAVING, VM_STOP_NONE, NULL);
+        r = suspend_save(ctx->vm, ctx->config, TAKE_FD(owned), &res);
+        ret->paused_usec = now_usec() - t0;
+        if (r < 0) {
+                (void) snprintf(ret->reason, sizeof ret->reason, "%s", res.reason);
+                if (was_running)
+                        (void) vm_resume(ctx->vm);
+                (void) notify_event(was_running ? NOTIFY_RUNNING : NOTIFY_PAUSED, VM_STOP_NONE, NULL);
+                return r;
+        }
+        (void) snprintf(ret->path, sizeof ret->path, "%s", res.path);
+        ret->bytes = res.bytes;
+        log_info("Saved the VM%s%s (%llu MiB on disk) in %.3f s%s.", res.path[0] ? " to " : "", res.path,
+                 (unsigned long long) (res.bytes >> 20), (double) ret->paused_usec / 1e6,
+                 stop ? "; stopping it" : "");
+        if (stop) {
+                vm_request_stop(ctx->vm, VM_STOP_SAVED);
+                return 0;
+        }
+        if (was_running)
+                (void) vm_resume(ctx->vm);
+        (void) notify_event(was_running ? NOTIFY_RUNNING : NOTIFY_PAUSED, VM_STOP_NONE, NULL);
+        return 0;
+}
+
 /* Asks the guest nicely; systemd's TimeoutStopSec= bounds how long it may take (STOPPING=1 makes that so
  * for SIGRTMIN+4 and PowerOff too). */
 static int ctx_press_power_button(Context *ctx, const char *why) {
@@ -172,6 +214,16 @@ static int on_signal(sd_event_source *s, const struct signalfd_siginfo *si, void
                 log_info("SIGINT: resetting the guest.");
                 vm_request_stop(ctx->vm, VM_STOP_REBOOT);
                 return 0;
+        }
+        /* SIGTERM (systemctl stop) with OnStop=save suspends; if that fails, the guest is asked to power off
+         * rather than be killed with its state lost. */
+        if ((int) si->ssi_signo == SIGTERM && ctx->config->on_stop == VM_ON_STOP_SAVE &&
+            vm_get_state(ctx->vm) != VM_STATE_SHUTTING_DOWN) {
+                VarlinkSaveResult res;
+                log_info("SIGTERM with OnStop=save: suspending the VM to its state directory.");
+                if (ctx_save(ctx, -EBADF, true, &res) >= 0)
+                        return 0;
+                log_warning("Could not save the VM (%s); pressing the power button instead.", res.reason);
         }
         /* SIGTERM (systemctl stop) and SIGRTMIN+4 (machinectl poweroff). */
         return ctx_press_power_button(ctx, strsignal((int) si->ssi_signo));
@@ -209,6 +261,10 @@ static int backend_terminate(void *userdata) {
         return 0;
 }
 
+static int backend_save(void *userdata, int fd, bool stop, VarlinkSaveResult *ret) {
+        return ctx_save(userdata, fd, stop, ret);
+}
+
 static int backend_inspect(void *userdata, sd_json_variant **ret) {
         Context *ctx = userdata;
         return varlink_vm_inspect(ctx->vm, ctx->console, ret);
@@ -226,6 +282,7 @@ static const VarlinkBackend vm_backend = {
         .power_off = backend_power_off,
         .reboot = backend_reboot,
         .terminate = backend_terminate,
+        .save = backend_save,
         .describe_devices = backend_devices,
         .inspect = backend_inspect,
 };
@@ -371,6 +428,9 @@ static int exit_status(VmStopReason reason) {
         case VM_STOP_TERMINATE:
                 log_info("VM terminated.");
                 return VMM_EXIT_POWEROFF;
+        case VM_STOP_SAVED:
+                log_info("VM suspended: its next start resumes it.");
+                return VMM_EXIT_POWEROFF;
         default:
                 log_error("VM stopped after a vmm error.");
                 return VMM_EXIT_FAILURE;
@@ -438,7 +498,7 @@ static int run(int argc, char *argv[]) {
         r = sd_event_new(&event);
         if (r < 0)
                 return log_error_errno(r, "sd_event_new: %m"), VMM_EXIT_FAILURE;
-        ctx = (Context) { .vm = vm, .board = board, .event = event };
+        ctx = (Context) { .vm = vm, .config = config, .board = board, .event = event };
         r = setup_console(&ctx, config->name);
         console = ctx.console;
         if (r < 0)
@@ -489,6 +549,10 @@ static int run(int argc, char *argv[]) {
 
         /* The main thread's sandbox goes on before the first KVM_RUN, as each new thread's does before
          * it runs (core/thread.h); none is set yet. */
+        /* A VM suspended by its last stop (OnStop=save, vmctl save --stop) comes back instead of booting. */
+        r = suspend_restore(vm, config);
+        if (r < 0)
+                return VMM_EXIT_FAILURE;
         r = thread_enter_main();
         if (r < 0)
                 return log_error_errno(r, "Failed to sandbox the main thread: %m"), VMM_EXIT_FAILURE;

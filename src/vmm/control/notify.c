@@ -17,6 +17,8 @@ static const char *stop_reason_status(VmStopReason reason) {
                 return "Guest crashed";
         case VM_STOP_TERMINATE:
                 return "VM terminated";
+        case VM_STOP_SAVED:
+                return "VM suspended to its state directory; the next start resumes it";
         default:
                 return "vmm failed";
         }
@@ -46,6 +48,14 @@ int notify_format(NotifyEvent event, VmStopReason reason, const char *detail, ch
         case NOTIFY_STOPPED:
                 fields = "STOPPING=1\n";
                 status = stop_reason_status(reason);
+                break;
+        case NOTIFY_SAVING:
+                fields = "";
+                status = "Saving the VM's state";
+                break;
+        case NOTIFY_SUSPENDING:
+                fields = "STOPPING=1\n";
+                status = "Suspending the VM to its state directory";
                 break;
         default:
                 return -EINVAL;

@@ -16,6 +16,8 @@ typedef enum NotifyEvent {
         NOTIFY_PAUSED,
         NOTIFY_POWER_BUTTON, /* the ACPI power button was pressed: STOPPING=1 */
         NOTIFY_STOPPED,      /* the guest stopped, for `reason`: STOPPING=1 */
+        NOTIFY_SAVING,       /* its state is being written; the guest is paused meanwhile */
+        NOTIFY_SUSPENDING,   /* the same, and it stops then: STOPPING=1 */
         _NOTIFY_EVENT_MAX,
         _NOTIFY_EVENT_INVALID = -22,
 } NotifyEvent;

@@ -35,6 +35,20 @@ static SD_VARLINK_DEFINE_METHOD(PowerOff);
 static SD_VARLINK_DEFINE_METHOD(Reboot);
 static SD_VARLINK_DEFINE_METHOD(Terminate);
 
+static SD_VARLINK_DEFINE_METHOD(
+                Save,
+                SD_VARLINK_FIELD_COMMENT("Index of a file descriptor passed with the call, open for writing; null: the"),
+                SD_VARLINK_FIELD_COMMENT("state directory's suspend.vmstate, replaced atomically"),
+                SD_VARLINK_DEFINE_INPUT(fileDescriptor, SD_VARLINK_INT, SD_VARLINK_NULLABLE),
+                SD_VARLINK_FIELD_COMMENT("Stop the VM once it is saved (suspend to disk) instead of resuming it"),
+                SD_VARLINK_DEFINE_INPUT(stop, SD_VARLINK_BOOL, SD_VARLINK_NULLABLE),
+                SD_VARLINK_FIELD_COMMENT("The state file, when vmm chose it"),
+                SD_VARLINK_DEFINE_OUTPUT(path, SD_VARLINK_STRING, SD_VARLINK_NULLABLE),
+                SD_VARLINK_FIELD_COMMENT("Bytes written: guest RAM that holds data, and the rest of the state"),
+                SD_VARLINK_DEFINE_OUTPUT(bytes, SD_VARLINK_INT, 0),
+                SD_VARLINK_FIELD_COMMENT("Microseconds the guest was paused for it"),
+                SD_VARLINK_DEFINE_OUTPUT(pausedUSec, SD_VARLINK_INT, 0));
+
 static SD_VARLINK_DEFINE_METHOD_FULL(
                 SubscribeEvents,
                 SD_VARLINK_REQUIRES_MORE,
@@ -42,12 +56,13 @@ static SD_VARLINK_DEFINE_METHOD_FULL(
                 SD_VARLINK_DEFINE_OUTPUT(event, SD_VARLINK_STRING, 0),
                 SD_VARLINK_FIELD_COMMENT("With \"state\": created, running, paused, shutting-down or stopped"),
                 SD_VARLINK_DEFINE_OUTPUT(state, SD_VARLINK_STRING, SD_VARLINK_NULLABLE),
-                SD_VARLINK_FIELD_COMMENT("With \"stopped\": poweroff, reboot, panic, crash, terminate or error"),
+                SD_VARLINK_FIELD_COMMENT("With \"stopped\": poweroff, reboot, panic, crash, terminate, saved or error"),
                 SD_VARLINK_DEFINE_OUTPUT(reason, SD_VARLINK_STRING, SD_VARLINK_NULLABLE));
 
 static SD_VARLINK_DEFINE_ERROR(NotRunning);
 static SD_VARLINK_DEFINE_ERROR(InvalidState, SD_VARLINK_DEFINE_FIELD(state, SD_VARLINK_STRING, 0));
 static SD_VARLINK_DEFINE_ERROR(NoSuchPath, SD_VARLINK_DEFINE_FIELD(path, SD_VARLINK_STRING, 0));
+static SD_VARLINK_DEFINE_ERROR(SaveFailed, SD_VARLINK_DEFINE_FIELD(reason, SD_VARLINK_STRING, 0));
 
 SD_VARLINK_DEFINE_INTERFACE(
                 io_sdvm_VM,
@@ -80,6 +95,12 @@ SD_VARLINK_DEFINE_INTERFACE(
                 SD_VARLINK_SYMBOL_COMMENT("Stops the guest now, without asking it: vmm exits with status 0 and the unit"),
                 SD_VARLINK_SYMBOL_COMMENT("is not restarted. NotRunning after the VM stopped."),
                 &vl_method_Terminate,
+                SD_VARLINK_SYMBOL_COMMENT("Pauses the VM, writes its state (every vCPU, the VM's KVM state, every device,"),
+                SD_VARLINK_SYMBOL_COMMENT("guest RAM) and resumes it, or with stop, stops it: vmm exits with status 0 and"),
+                SD_VARLINK_SYMBOL_COMMENT("the next start of the unit restores the state directory's file. NotRunning"),
+                SD_VARLINK_SYMBOL_COMMENT("before the VM started and after it stopped; InvalidState while it shuts down;"),
+                SD_VARLINK_SYMBOL_COMMENT("SaveFailed if the state could not be written (the VM runs on)."),
+                &vl_method_Save,
                 SD_VARLINK_SYMBOL_COMMENT("The first reply is the current state; then one per state change and one per"),
                 SD_VARLINK_SYMBOL_COMMENT("guest panic. The stream ends with the reply for \"stopped\"."),
                 &vl_method_SubscribeEvents,
@@ -88,4 +109,6 @@ SD_VARLINK_DEFINE_INTERFACE(
                 SD_VARLINK_SYMBOL_COMMENT("The VM's state does not allow this now (e.g. Pause while shutting down)."),
                 &vl_error_InvalidState,
                 SD_VARLINK_SYMBOL_COMMENT("Inspect: the path names nothing in the tree."),
-                &vl_error_NoSuchPath);
+                &vl_error_NoSuchPath,
+                SD_VARLINK_SYMBOL_COMMENT("Save: the state could not be written, and why (e.g. \"No space left on device\")."),
+                &vl_error_SaveFailed);

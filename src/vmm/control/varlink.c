@@ -3,6 +3,7 @@
 
 #include <errno.h>
 #include <poll.h>
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
@@ -261,6 +262,56 @@ static int vl_method_terminate(sd_varlink *link, sd_json_variant *parameters, sd
         return call_op(link, parameters, userdata, OP_TERMINATE);
 }
 
+static int vl_method_save(sd_varlink *link, sd_json_variant *parameters, sd_varlink_method_flags_t flags,
+                          void *userdata) {
+        struct {
+                sd_json_variant *fd_index;
+                bool stop;
+        } p = {};
+        static const sd_json_dispatch_field table[] = {
+                { "fileDescriptor", _SD_JSON_VARIANT_TYPE_INVALID, sd_json_dispatch_variant_noref,
+                  offsetof(typeof(p), fd_index), SD_JSON_NULLABLE },
+                { "stop", SD_JSON_VARIANT_BOOLEAN, sd_json_dispatch_stdbool, offsetof(typeof(p), stop),
+                  SD_JSON_NULLABLE },
+                {},
+        };
+        VarlinkServer *s = userdata;
+        VarlinkSaveResult res = {};
+        _cleanup_close_ int fd = -EBADF;
+        VmState state;
+        int r;
+
+        r = sd_varlink_dispatch(link, parameters, table, &p);
+        if (r != 0)
+                return r;
+        state = get_state(s);
+        if (state == VM_STATE_STOPPED || state == VM_STATE_CREATED)
+                return reply_not_running(link);
+        if (state == VM_STATE_SHUTTING_DOWN)
+                return reply_invalid_state(link, state);
+        if (p.fd_index && !sd_json_variant_is_null(p.fd_index)) {
+                /* An index into what the client pushed; nothing else is a valid file descriptor. */
+                if (!sd_json_variant_is_unsigned(p.fd_index) || sd_json_variant_unsigned(p.fd_index) > 255)
+                        return sd_varlink_error_invalid_parameter_name(link, "fileDescriptor");
+                fd = sd_varlink_take_fd(link, (size_t) sd_json_variant_unsigned(p.fd_index));
+                if (fd < 0)
+                        return sd_varlink_error_invalid_parameter_name(link, "fileDescriptor");
+        }
+        r = s->backend->save(s->userdata, TAKE_FD(fd), p.stop, &res);
+        if (r == -ESHUTDOWN)
+                return reply_invalid_state(link, get_state(s));
+        if (r < 0)
+                return sd_varlink_errorbo(link, "io.sdvm.VM.SaveFailed",
+                                          SD_JSON_BUILD_PAIR_STRING("reason", res.reason[0] ? res.reason : strerror(-r)));
+        r = sd_varlink_replybo(link,
+                               SD_JSON_BUILD_PAIR_CONDITION(!!res.path[0], "path", SD_JSON_BUILD_STRING(res.path)),
+                               SD_JSON_BUILD_PAIR_UNSIGNED("bytes", res.bytes),
+                               SD_JSON_BUILD_PAIR_UNSIGNED("pausedUSec", res.paused_usec));
+        if (r >= 0 && p.stop)
+                flush_nonblocking(link);
+        return r;
+}
+
 /* io.systemd.MachineInstance: the same operations, with that interface's errors. */
 static int vl_method_mi_pause(sd_varlink *link, sd_json_variant *parameters, sd_varlink_method_flags_t flags,
                               void *userdata) {
@@ -364,6 +415,10 @@ static int on_connect(sd_varlink_server *server, sd_varlink *link, void *userdat
         gid_t gid;
         int r;
 
+        /* Save takes a file the client opened (sd-varlink 257 has no server-wide flag for this). */
+        r = sd_varlink_set_allow_fd_passing_input(link, true);
+        if (r < 0)
+                return log_debug_errno(r, "Failed to allow file descriptors on a control connection: %m");
         if (!s->grant_group)
                 return 0;
         r = sd_varlink_get_peer_uid(link, &uid);
@@ -458,6 +513,7 @@ int varlink_server_new(const VarlinkParams *p, VarlinkServer **ret) {
 
         if (!p || !p->backend || !p->backend->get_state || !p->backend->pause || !p->backend->resume ||
             !p->backend->power_off || !p->backend->reboot || !p->backend->terminate || !p->backend->inspect ||
+            !p->backend->save ||
             !p->event || !ret)
                 return -EINVAL;
 
@@ -504,6 +560,7 @@ int varlink_server_new(const VarlinkParams *p, VarlinkServer **ret) {
                                                "io.sdvm.VM.PowerOff", vl_method_power_off,
                                                "io.sdvm.VM.Reboot", vl_method_reboot,
                                                "io.sdvm.VM.Terminate", vl_method_terminate,
+                                               "io.sdvm.VM.Save", vl_method_save,
                                                "io.sdvm.VM.SubscribeEvents", vl_method_subscribe_events,
                                                "io.systemd.MachineInstance.Pause", vl_method_mi_pause,
                                                "io.systemd.MachineInstance.Resume", vl_method_mi_resume,

@@ -11,6 +11,7 @@
  * and sd-varlink's own limits on message size; a client that never reads only ever holds its own
  * connection's buffer, and the VM never waits for it. */
 
+#include <limits.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -34,6 +35,13 @@ extern const sd_varlink_interface vl_interface_io_systemd_MachineInstance;
 /* What the methods do to the VM. Each returns >= 0 or a negative errno; -ESHUTDOWN means the VM is on
  * its way out (reported as io.sdvm.VM.InvalidState). The varlink layer checks the state first:
  * see varlink/io.sdvm.VM.varlink for which states allow what. */
+typedef struct VarlinkSaveResult {
+        char path[PATH_MAX + 32]; /* "" when the caller passed the file */
+        uint64_t bytes;
+        uint64_t paused_usec;
+        char reason[256];     /* on failure */
+} VarlinkSaveResult;
+
 typedef struct VarlinkBackend {
         VmState (*get_state)(void *userdata);
         int (*pause)(void *userdata);
@@ -41,6 +49,9 @@ typedef struct VarlinkBackend {
         int (*power_off)(void *userdata); /* press the ACPI power button */
         int (*reboot)(void *userdata);    /* reset: vmm exits with status 10 */
         int (*terminate)(void *userdata); /* stop now */
+        /* Save the state to fd (taken; -EBADF: the state directory) and resume, or stop if stop is set.
+         * Negative errno on failure, with a reason for the caller in ret->reason (the VM runs on). */
+        int (*save)(void *userdata, int fd, bool stop, VarlinkSaveResult *ret);
         /* Describe's "devices": a JSON array of objects. */
         int (*describe_devices)(void *userdata, sd_json_variant **ret);
         /* Inspect's tree: a JSON object, see the IDL. */

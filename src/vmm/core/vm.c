@@ -28,6 +28,7 @@ static const char *const vm_stop_reason_table[_VM_STOP_REASON_MAX] = {
         [VM_STOP_CRASH] = "crash",
         [VM_STOP_ERROR] = "error",
         [VM_STOP_TERMINATE] = "terminate",
+        [VM_STOP_SAVED] = "saved",
 };
 
 DEFINE_STRING_TABLE_TO_STRING(vm_state, VmState);
@@ -186,9 +187,19 @@ static bool vm_stopping(Vm *vm) {
         return s;
 }
 
+/* Just before the vCPUs run again (after a pause or a restore): tell the guest's kvmclock it was stopped
+ * on purpose, so that its soft-lockup watchdog does not fire. EINVAL: the guest has not enabled kvmclock
+ * (yet); other architectures have no such thing. */
+static void tell_kvmclock(Vm *vm) {
+        for (uint32_t i = 0; i < vm->n_vcpus; i++)
+                if (ioctl(vm->vcpus[i].fd, KVM_KVMCLOCK_CTRL, 0) < 0 && errno != EINVAL && errno != ENOTTY)
+                        log_debug_errno(errno, "KVM_KVMCLOCK_CTRL on vCPU %u failed: %m", i);
+}
+
 int vm_start(Vm *vm) {
         int r;
 
+        tell_kvmclock(vm); /* a restored guest has it on */
         r = vcpu_setup_kick_signal();
         if (r < 0)
                 return log_error_errno(r, "Failed to install the vCPU kick signal: %m");
@@ -253,12 +264,7 @@ int vm_resume(Vm *vm) {
         pthread_mutex_unlock(&vm->lock);
         if (!resume)
                 return 0;
-        /* Just before the vCPUs run again (after a pause or a restore): tell the guest's kvmclock it was
-         * stopped on purpose, so that its soft-lockup watchdog does not fire. EINVAL: the guest has
-         * not enabled kvmclock (yet); other architectures have no such thing. */
-        for (uint32_t i = 0; i < vm->n_vcpus; i++)
-                if (ioctl(vm->vcpus[i].fd, KVM_KVMCLOCK_CTRL, 0) < 0 && errno != EINVAL && errno != ENOTTY)
-                        log_debug_errno(errno, "KVM_KVMCLOCK_CTRL on vCPU %u failed: %m", i);
+        tell_kvmclock(vm);
         device_tree_resume(vm->devices);
         request_all(vm, VCPU_STATE_RUNNING);
         return 0;
@@ -326,7 +332,16 @@ int vm_restore(Vm *vm, StateReader *r) {
                 k = vm->arch->vcpu_restore(vm, &vm->vcpus[i], r);
         if (k < 0)
                 return k;
-        return device_tree_restore(vm->devices, r);
+        /* Before the first start the devices' threads run (idle: no guest yet); restore wants them still. */
+        if (s == VM_STATE_CREATED) {
+                k = device_tree_pause(vm->devices);
+                if (k < 0)
+                        return k;
+        }
+        k = device_tree_restore(vm->devices, r);
+        if (s == VM_STATE_CREATED)
+                device_tree_resume(vm->devices);
+        return k;
 }
 
 VmStopReason vm_get_stop_reason(Vm *vm) {

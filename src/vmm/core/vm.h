@@ -42,6 +42,7 @@ typedef enum VmStopReason {
         VM_STOP_CRASH,    /* triple fault or an exit vmm cannot handle */
         VM_STOP_ERROR,    /* vmm itself failed while running the guest */
         VM_STOP_TERMINATE, /* stopped now from outside (io.sdvm.VM.Terminate), without asking the guest */
+        VM_STOP_SAVED,     /* suspended: its state was saved (Save with stop, or SIGTERM with OnStop=save) */
         _VM_STOP_REASON_MAX,
         _VM_STOP_REASON_INVALID = -22,
 } VmStopReason;

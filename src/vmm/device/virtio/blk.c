@@ -287,3 +287,8 @@ int virtio_blk_new(const GuestMemory *mem, const char *id, Disk *disk, const cha
                               ret);
         return r; /* on failure b (and the disk) went with it */
 }
+
+const Disk *virtio_blk_disk(const VirtioDevice *d) {
+        const Blk *b = d->ops == &blk_ops ? d->priv : NULL;
+        return b ? b->disk : NULL;
+}

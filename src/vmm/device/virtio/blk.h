@@ -31,3 +31,5 @@ _Static_assert(sizeof(VirtioBlkState) == 80, "VirtioBlkState is a fixed on-disk 
 
 /* Takes disk (also on failure). serial: at most 20 bytes. */
 int virtio_blk_new(const GuestMemory *mem, const char *id, Disk *disk, const char *serial, VirtioDevice **ret);
+/* The disk under a virtio-blk device (for the state file's identity of the disks); NULL for another model. */
+const Disk *virtio_blk_disk(const VirtioDevice *d);
