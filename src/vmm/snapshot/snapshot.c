@@ -564,7 +564,7 @@ static int read_framing(Snapshot *s, Section sections[static SECTIONS_MAX], size
                 return bad(s->label, (int) k, "cannot read: %m");
         if (memcmp(h, SNAPSHOT_MAGIC, min_u64((size_t) k, 8)) != 0)
                 return bad(s->label, EBADMSG, "not a state file (bad magic)");
-        if ((size_t) k < sizeof h)
+        if ((size_t) k < sizeof h || s->file_size < sizeof h) /* the latter: grown since fstat() */
                 return bad(s->label, EBADMSG, "truncated in the header");
         v = (uint32_t) le_read(h + 8, 4);
         if (v != SNAPSHOT_VERSION)
