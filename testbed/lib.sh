@@ -204,7 +204,7 @@ tb_make_payload() {
         # the guest-image tests run (SDVM_TEST_VMM=vmm|qemu), which testbed tests run (SDVM_TESTS)
         # and the benchmarks' knobs.
         local v
-        for v in $(compgen -v | grep -E '^SDVM_(TEST_VMM|TESTS$|BENCH_)'); do printf '%s=%q\n' "$v" "${!v}"; done \
+        for v in $(compgen -v | grep -E '^SDVM_(TEST_VMM|TESTS$|BENCH_|SOAK_)'); do printf '%s=%q\n' "$v" "${!v}"; done \
                 >"$stage/.l1-env"
         rm -f "$out"
         mkfs.ext4 -q -F -d "$stage" -L payload "$out" 1G >/dev/null
@@ -212,43 +212,50 @@ tb_make_payload() {
 }
 
 # Boot L1 with the payload; its runner (testbed/l1/sdvm-testbed-runner) runs the payload's entry,
-# streams its output to L1's second serial port, records the exit status and powers off.
+# streams its output to L1's second serial port, records the exit status and powers off. Several L1s
+# may run at once (run-tests' shards), each with its own WORKDIR; TB_PREFIX labels its output lines.
 tb_boot_l1() {
         local payload=$1 workdir=$2 limit=${3:-2400} overlay kernel initrd rc=0 tailpid
         overlay=$workdir/root-overlay.qcow2
-        rm -f "$overlay" "$workdir/console.log" "$workdir/progress.log"
+        rm -f "$overlay" "$workdir/console.log" "$workdir/progress.log" "$workdir/stall.txt" "$workdir/mon.sock"
         qemu-img create -q -f qcow2 -b "$TB_IMG" -F raw "$overlay"
         kernel=$(ls "$TB_TREE"/boot/vmlinuz-* | sort -V | tail -n1)
         initrd=$(ls "$TB_TREE"/boot/initrd.img-* | sort -V | tail -n1)
         # The scratch disk (tb_make_scratch), when the caller made one: vdc in L1.
         local scratch=()
         [[ -f $workdir/scratch.img ]] && scratch=(-drive "file=$workdir/scratch.img,if=virtio,format=raw")
+        # HMP on a socket, for tb_capture_stall. A socket path has at most 107 bytes.
+        local monitor=(-monitor none)
+        ((${#workdir} < 96)) && monitor=(-monitor "unix:$workdir/mon.sock,server=on,wait=off")
         : >"$workdir/progress.log"
-        tail -n +1 -f "$workdir/progress.log" &
+        tail -n +1 -f "$workdir/progress.log" | sed -u "s/^/${TB_PREFIX:-}/" &
         tailpid=$!
-        tb_log "booting L1 (TCG, emulated SVM; console log: $workdir/console.log)"
+        tb_log "${TB_PREFIX:-}booting L1 (TCG, emulated SVM; console log: $workdir/console.log)"
+        # nokaslr: a hung L1's RIP and stack words map straight onto System.map (tb_capture_stall);
+        # sysrq_always_enabled: so does the stall capture's sysrq w and l.
         timeout -k 10 "$limit" qemu-system-x86_64 \
                 -accel tcg -cpu EPYC-v3,+svm,+npt -m 8192 -smp 1 \
                 -kernel "$kernel" -initrd "$initrd" \
-                -append "console=ttyS0 root=/dev/vda rw quiet systemd.show_status=false panic=-1" \
+                -append "console=ttyS0 root=/dev/vda rw quiet systemd.show_status=false panic=-1 nokaslr sysrq_always_enabled" \
                 -drive "file=$overlay,if=virtio,format=qcow2" \
                 -drive "file=$payload,if=virtio,format=raw" \
                 "${scratch[@]}" \
-                -display none -monitor none -no-reboot -nodefaults \
+                -display none "${monitor[@]}" -no-reboot -nodefaults \
                 -serial "file:$workdir/console.log" -serial "file:$workdir/progress.log" \
                 2> >(grep -v "TCG doesn't support requested feature" >&2) &
         qpid=$!
         # A stall watchdog: the runner in L1 prints each test's result as it ends (and the tests that
         # boot the Debian guest print heartbeats meanwhile), and meson kills any other test after
-        # its own timeout (400 s at most), so no output for longer than
-        # SDVM_TESTBED_STALL seconds means L1 itself hangs (seen once in ~15 runs: emulated SVM
-        # under TCG). Report it as a stall (status 3), for the caller to retry once.
+        # its own timeout (400 s at most), so no output for longer than SDVM_TESTBED_STALL seconds
+        # means L1 itself hangs (issue 16). Capture what it was doing, then report a stall (status 3)
+        # for the caller to retry what had not finished.
         local stall=${SDVM_TESTBED_STALL:-480} last now
         while kill -0 "$qpid" 2>/dev/null; do
                 sleep 5
                 last=$(stat -c %Y "$workdir/progress.log") now=$(date +%s)
                 if ((now - last > stall)) && kill -0 "$qpid" 2>/dev/null; then
-                        tb_log "L1 printed nothing for $((now - last)) s: the nest hangs; killing it"
+                        tb_log "${TB_PREFIX:-}L1 printed nothing for $((now - last)) s: the nest hangs; capturing its state, then killing it"
+                        tb_capture_stall "$workdir" || true
                         pkill -P "$qpid" 2>/dev/null || true
                         kill "$qpid" 2>/dev/null || true
                         rc=stall
@@ -263,17 +270,96 @@ tb_boot_l1() {
         sleep 0.5
         kill "$tailpid" 2>/dev/null || true
         wait "$tailpid" 2>/dev/null || true
-        rm -f "$overlay" "$workdir/scratch.img"
+        rm -f "$overlay" "$workdir/scratch.img" "$workdir/mon.sock"
         if [[ $rc == stall ]]; then
-                tail -n 20 "$workdir/console.log" >&2 || true
+                tb_log "${TB_PREFIX:-}the hang's capture: $workdir/stall.txt; its summary:"
+                sed -n '/^== summary/,$p' "$workdir/stall.txt" >&2 || true
                 return 3
         fi
         if ((rc == 124 || rc == 137)); then
-                tb_log "L1 ran past its ${limit}s limit and was killed; last console lines:"
+                tb_log "${TB_PREFIX:-}L1 ran past its ${limit}s limit and was killed; last console lines:"
                 tail -n 40 "$workdir/console.log" >&2 || true
                 return 1
         fi
-        ((rc == 0)) || { tb_log "qemu exited with status $rc"; return 1; }
+        ((rc == 0)) || { tb_log "${TB_PREFIX:-}qemu exited with status $rc"; return 1; }
+}
+
+# tb_hmp WORKDIR CMD...: runs HMP commands on that L1's monitor socket and prints their output (socat
+# from the tree, which has it, so the host needs nothing more).
+tb_hmp() {
+        local sock=/src/${1#"$REPO"/}/mon.sock
+        shift
+        printf '%s\n' "$@" | tb_chroot socat -t 2 - "UNIX-CONNECT:$sock" 2>&1 |
+                tr -d '\r' | sed 's/\x1b\[[0-9;]*[A-Za-z]//g; s/\x1b[^[]//g' | grep -av '^(qemu)\|^QEMU .* monitor' || true
+}
+
+# tb_symbolize MAP: kernel text addresses (16 hex digits, one per line) on stdin, "ADDR SYMBOL+OFF"
+# out, from MAP: L1's /proc/kallsyms, which l1-test.sh leaves on the payload (Debian's System.map is a
+# stub; the addresses hold because L1 boots with nokaslr). Addresses 1 MiB or more past the nearest
+# text symbol below them (data, stack words that are not return addresses) are dropped.
+tb_symbolize() {
+        local map=$1
+        [[ -s $map ]] || return 0
+        # awk's numbers are doubles: compare the addresses as strings (same width) and subtract only
+        # their low 32 bits.
+        awk 'function h(s,  i, n) { n = 0; for (i = 1; i <= length(s); i++) n = n * 16 + index("0123456789abcdef", substr(s, i, 1)) - 1; return n }
+             FNR == NR { a[++n] = $1; s[n] = $3 ($4 != "" ? " " $4 : ""); next }
+             { x = tolower($1); if (n == 0 || x < a[1]) next
+               lo = 1; hi = n; while (lo < hi) { m = int((lo + hi + 1) / 2); if (a[m] <= x) lo = m; else hi = m - 1 }
+               off = h(substr(x, 9)) - h(substr(a[lo], 9)); if (off < 0 || off >= 1048576) next
+               printf "%s %s+0x%x\n", x, s[lo], off }' <(grep -a ' [tT] ' "$map" | sort) -
+}
+
+# tb_capture_stall WORKDIR: what a hung L1 was doing, into WORKDIR/stall.txt, before it is killed.
+# Three samples of the vCPU a second apart (a RIP that moves is a loop, one that stays is a halt
+# waiting for an interrupt that does not come), RIP and the stack's kernel addresses symbolized,
+# then sysrq w (blocked tasks) and l (CPU backtraces) through the emulated keyboard: if L1's kernel
+# still takes interrupts, they reach its console.
+tb_capture_stall() {
+        local workdir=$1 out=$1/stall.txt i rsp map=$1/kallsyms
+        [[ -S $workdir/mon.sock ]] || { echo "no monitor socket: nothing captured" >"$out"; return 0; }
+        rm -f "$map"
+        debugfs -R "dump /.l1-kallsyms $map" "$workdir/payload.img" >/dev/null 2>&1 || true
+        {
+                echo "== L1 hang at $(date -u +%FT%TZ): last progress line: $(tail -n 1 "$workdir/progress.log")"
+                tb_hmp "$workdir" "info status" "info cpus"
+                for i in 1 2 3; do
+                        echo "== sample $i: info registers"
+                        tb_hmp "$workdir" "info registers"
+                        sleep 1
+                done
+                echo "== x/24i \$pc"
+                tb_hmp "$workdir" 'x/24i $pc'
+        } >"$out" 2>&1
+        # QEMU 7.2's HMP knows no $rsp: take it from the last sample.
+        rsp=$(sed -n 's/.*RSP=\([0-9a-f]*\).*/\1/p' "$out" | tail -n1)
+        [[ -n $rsp ]] && { echo "== x/128gx RSP ($rsp)"; tb_hmp "$workdir" "x/128gx 0x$rsp"; } >>"$out" 2>&1
+        {
+                echo "== symbols: RIP of each sample, then kernel text addresses on the stack"
+                sed -n 's/^RIP=\([0-9a-f]*\).*/\1/p' "$out" | tb_symbolize "$map"
+                sed -n '/^== x\/128gx/,$p' "$out" | grep -ao '0x[0-9a-f]\{16\}' | sed 's/^0x//' | tb_symbolize "$map" |
+                        awk '!seen[$1]++'
+        } >>"$out" 2>&1
+        local seen
+        seen=$(stat -c %s "$workdir/console.log")
+        # Loglevel 9 first: L1 boots with quiet, which would keep the stacks off the console.
+        tb_hmp "$workdir" "sendkey alt-sysrq-9" >/dev/null
+        tb_hmp "$workdir" "sendkey alt-sysrq-w" >/dev/null
+        sleep 8
+        tb_hmp "$workdir" "sendkey alt-sysrq-l" >/dev/null
+        sleep 8
+        {
+                echo "== L1's console after sysrq w and l (nothing: L1's kernel takes no interrupts)"
+                tail -c +$((seen + 1)) "$workdir/console.log" | tr -d '\r' | head -n 400
+                echo "== summary"
+                sed -n 's/^\(RIP=[0-9a-f]* RFL=[0-9a-f]*\).*/\1/p' "$out" | paste -sd' '
+                grep -a -m1 -i 'CPU #0\|halted' "$out" || true
+                echo "RIPs: $(sed -n 's/^RIP=\([0-9a-f]*\).*/\1/p' "$out" | tb_symbolize "$map" | cut -d' ' -f2 | sort | uniq -c |
+                        awk '{ printf("%s%s (%d samples)", (NR > 1 ? ", " : ""), $2, $1) }')"
+                echo "console bytes after sysrq: $(($(stat -c %s "$workdir/console.log") - seen))"
+                echo "last console lines before the capture:"
+                head -c "$seen" "$workdir/console.log" | tr -d '\r' | tail -n 8
+        } >>"$out" 2>&1
 }
 
 # What L1's runner left on the payload disk: its exit status, or nothing if it never ran.

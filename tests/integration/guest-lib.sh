@@ -229,3 +229,17 @@ guest_cleanup() {
 
 # marker_field LINE KEY: the value of KEY=VALUE in an agent line.
 marker_field() { sed -n "s/.* $2=\([^ ]*\).*/\1/p" <<<"$1"; }
+
+# check_durable IMAGE LINE: the file the agent reported in LINE ("synced file=F bytes=N sha256=S"),
+# read from IMAGE on the host with debugfs, has the same bytes.
+check_durable() {
+        local img=$1 line=$2 f sum got
+        f=$(marker_field "$line" file) sum=$(marker_field "$line" sha256)
+        [[ -n $f && ${#sum} == 64 ]] || fail "malformed agent line: $line"
+        rm -f "$WORK/durable.out"
+        debugfs -R "dump $f $WORK/durable.out" "$img" 2>/dev/null
+        [[ -f $WORK/durable.out ]] || fail "$f is not in the image"
+        got=$(sha256sum <"$WORK/durable.out" | cut -d' ' -f1)
+        [[ $got == "$sum" ]] || fail "$f in the image has sha256 $got, the guest wrote $sum"
+        echo "the host reads $f ($(stat -c %s "$WORK/durable.out") bytes) from the image: sha256 matches"
+}
