@@ -69,8 +69,18 @@ tb_ensure_tar() {
 }
 
 # The extracted, customised tree (chroot for builds) and its ext4 image (L1's root disk).
+# The cache is shared by every checkout on the host: whoever fills or prunes it holds this lock, so that
+# two runs started at once never delete each other's half-built tree or image.
+tb_cache_lock() {
+        mkdir -p "$CACHE"
+        exec {TB_CACHE_FD}>"$CACHE/.lock"
+        flock -n "$TB_CACHE_FD" || { tb_log "waiting for another run to finish filling $CACHE"; flock "$TB_CACHE_FD"; }
+}
+tb_cache_unlock() { exec {TB_CACHE_FD}>&-; }
+
 tb_ensure_tree() {
         local key tmp old
+        tb_cache_lock
         tb_ensure_tar
         key=$(tb_key_tree)
         TB_TREE=$CACHE/tree-$key
@@ -96,6 +106,7 @@ tb_ensure_tree() {
                 [[ -e $old ]] || continue
                 case "$old" in "$TB_TREE" | "$TB_IMG" | "$TB_TAR") ;; *) rm -rf "$old" ;; esac
         done
+        tb_cache_unlock
 }
 
 # The L2 guest's root filesystem: its own small package list (guest-packages.txt), bootstrapped once
@@ -111,6 +122,7 @@ tb_key_guest() {
 }
 tb_ensure_guest_image() {
         local kver tar tmp old t0 size
+        tb_cache_lock
         kver=$(tb_guest_kver)
         [[ -n $kver ]] || tb_die "no kernel modules in $TB_TREE/lib/modules"
         tar=$CACHE/guest-rootfs-$(tb_key_guest_tar).tar
@@ -150,7 +162,7 @@ tb_ensure_guest_image() {
         for old in "$CACHE"/guest-*.img "$CACHE"/guest-rootfs-*.tar; do
                 [[ -e $old && $old != "$TB_GUEST_IMG" && $old != "$tar" ]] && rm -f "$old"
         done
-        return 0
+        tb_cache_unlock
 }
 
 # L1's scratch disk (its third virtio disk, label sdvm-scratch): a sparse ext4 file system carrying the
