@@ -223,13 +223,29 @@ tb_make_payload() {
         rm -rf "$stage"
 }
 
+# Which QEMU runs L1 (SDVM_L1_QEMU): the host's (default), or "tree": the trixie tree's newer one,
+# run in place through the tree's own dynamic loader and libraries, with its firmware and modules.
+tb_l1_qemu() {
+        case ${SDVM_L1_QEMU:-host} in
+        host) TB_L1_QEMU=(qemu-system-x86_64) ;;
+        tree)
+                local lib=$TB_TREE/usr/lib/x86_64-linux-gnu
+                export QEMU_MODULE_DIR=$lib/qemu
+                TB_L1_QEMU=("$lib/ld-linux-x86-64.so.2" --library-path "$lib"
+                        "$TB_TREE/usr/bin/qemu-system-x86_64" -L "$TB_TREE/usr/share/seabios" -L "$TB_TREE/usr/share/qemu")
+                ;;
+        *) tb_die "SDVM_L1_QEMU=$SDVM_L1_QEMU: expected host or tree" ;;
+        esac
+}
+
 # Boot L1 with the payload; its runner (testbed/l1/sdvm-testbed-runner) runs the payload's entry,
 # streams its output to L1's second serial port, records the exit status and powers off. Several L1s
 # may run at once (run-tests' shards), each with its own WORKDIR; TB_PREFIX labels its output lines.
 tb_boot_l1() {
         local payload=$1 workdir=$2 limit=${3:-2400} overlay kernel initrd rc=0 tailpid
+        tb_l1_qemu
         overlay=$workdir/root-overlay.qcow2
-        rm -f "$overlay" "$workdir/console.log" "$workdir/progress.log" "$workdir/stall.txt" "$workdir/mon.sock"
+        rm -f "$overlay" "$workdir/console.log" "$workdir/progress.log" "$workdir/stall.txt" "$workdir/stall-at" "$workdir/mon.sock" "$workdir/kallsyms"
         qemu-img create -q -f qcow2 -b "$TB_IMG" -F raw "$overlay"
         kernel=$(ls "$TB_TREE"/boot/vmlinuz-* | sort -V | tail -n1)
         initrd=$(ls "$TB_TREE"/boot/initrd.img-* | sort -V | tail -n1)
@@ -245,8 +261,8 @@ tb_boot_l1() {
         tb_log "${TB_PREFIX:-}booting L1 (TCG, emulated SVM; console log: $workdir/console.log)"
         # nokaslr: a hung L1's RIP and stack words map straight onto System.map (tb_capture_stall);
         # sysrq_always_enabled: so does the stall capture's sysrq w and l.
-        timeout -k 10 "$limit" qemu-system-x86_64 \
-                -accel tcg -cpu EPYC-v3,+svm,+npt -m 8192 -smp 1 \
+        timeout -k 10 "$limit" "${TB_L1_QEMU[@]}" \
+                -accel "${SDVM_L1_ACCEL:-tcg}" -cpu EPYC-v3,+svm,+npt -m 8192 -smp 1 \
                 -kernel "$kernel" -initrd "$initrd" \
                 -append "console=ttyS0 root=/dev/vda rw quiet systemd.show_status=false panic=-1 nokaslr sysrq_always_enabled" \
                 -drive "file=$overlay,if=virtio,format=qcow2" \
@@ -261,12 +277,28 @@ tb_boot_l1() {
         # its own timeout (400 s at most), so no output for longer than SDVM_TESTBED_STALL seconds
         # means L1 itself hangs (issue 16). Capture what it was doing, then report a stall (status 3)
         # for the caller to retry what had not finished.
-        local stall=${SDVM_TESTBED_STALL:-480} last now
+        local stall=${SDVM_TESTBED_STALL:-480} last now ticking=0 tick nudged=0
+        : >"$workdir/nudges.log"
         while kill -0 "$qpid" 2>/dev/null; do
                 sleep 5
                 last=$(stat -c %Y "$workdir/progress.log") now=$(date +%s)
+                # L1's console ticks every 2 s once its entry runs (l1-prelude.sh). Silence for 30 s
+                # means it sleeps and its timer interrupt got lost (issue 16): a keypress wakes it.
+                ((ticking)) || ! grep -aq '^L1-tick' "$workdir/console.log" || ticking=1
+                tick=$(stat -c %Y "$workdir/console.log")
+                if ((nudged && tick > nudged)); then
+                        echo "$(date -u +%T) woke after $((tick - nudged)) s" >>"$workdir/nudges.log"
+                        tb_log "${TB_PREFIX:-}L1 ticks again: a keypress woke it"
+                        nudged=0
+                fi
+                if ((ticking && now - tick > ${SDVM_TESTBED_NUDGE:-30} && nudged == 0)); then
+                        tb_nudge_l1 "$workdir" $((now - tick))
+                        nudged=$now
+                fi
                 if ((now - last > stall)) && kill -0 "$qpid" 2>/dev/null; then
                         tb_log "${TB_PREFIX:-}L1 printed nothing for $((now - last)) s: the nest hangs; capturing its state, then killing it"
+                        # Results that come in from here on (the capture wakes L1) are the hang's, not the tests'.
+                        wc -l <"$workdir/progress.log" >"$workdir/stall-at"
                         tb_capture_stall "$workdir" || true
                         pkill -P "$qpid" 2>/dev/null || true
                         kill "$qpid" 2>/dev/null || true
@@ -303,6 +335,19 @@ tb_hmp() {
         shift
         printf '%s\n' "$@" | tb_chroot socat -t 2 - "UNIX-CONNECT:$sock" 2>&1 |
                 tr -d '\r' | sed 's/\x1b\[[0-9;]*[A-Za-z]//g; s/\x1b[^[]//g' | grep -av '^(qemu)\|^QEMU .* monitor' || true
+}
+
+# tb_nudge_l1 WORKDIR GAP: L1 has not ticked for GAP s. Note where its CPU is, then press a key (an
+# interrupt that takes it out of a HLT whose timer never fired); tb_boot_l1 sees whether it ticks again.
+tb_nudge_l1() {
+        local workdir=$1 gap=$2 map=$1/kallsyms rip sym
+        [[ -S $workdir/mon.sock ]] || return 0
+        [[ -s $map ]] || debugfs -R "dump /.l1-kallsyms $map" "$workdir/payload.img" >/dev/null 2>&1 || true
+        rip=$(tb_hmp "$workdir" "info registers" | sed -n 's/^RIP=\([0-9a-f]*\) .*/\1/p' | head -n1)
+        sym=$(echo "$rip" | tb_symbolize "$map" | cut -d' ' -f2)
+        tb_hmp "$workdir" "sendkey shift" >/dev/null
+        echo "$(date -u +%T) no tick for $gap s, RIP ${rip:-?} ${sym:-?}, nudged" >>"$workdir/nudges.log"
+        tb_log "${TB_PREFIX:-}L1 has not ticked for $gap s (CPU at ${sym:-$rip}): nudging it with a keypress"
 }
 
 # tb_symbolize MAP: kernel text addresses (16 hex digits, one per line) on stdin, "ADDR SYMBOL+OFF"
@@ -370,7 +415,7 @@ tb_capture_stall() {
                         awk '{ printf("%s%s (%d samples)", (NR > 1 ? ", " : ""), $2, $1) }')"
                 echo "console bytes after sysrq: $(($(stat -c %s "$workdir/console.log") - seen))"
                 echo "last console lines before the capture:"
-                head -c "$seen" "$workdir/console.log" | tr -d '\r' | tail -n 8
+                head -c "$seen" "$workdir/console.log" | tr -d '\r' | grep -av "^L1-tick" | tail -n 8
         } >>"$out" 2>&1
 }
 
