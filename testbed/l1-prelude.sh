@@ -18,7 +18,9 @@ meson install -C /src/build-testbed --no-rebuild --quiet >/dev/null || { echo "F
 systemctl daemon-reload
 # A tick on L1's console every 2 s, for L0's watchdog (testbed/lib.sh: tb_boot_l1): it needs L1's
 # timer interrupts, so a gap in it means L1 sleeps with its timer lost, which a keypress from L0 ends.
+# Out of /src, which the runner unmounts after the entry (this outlives it).
 (
+        cd /
         stty -F /dev/ttyS0 -onlcr 2>/dev/null
         while sleep 2; do echo "L1-tick $(date +%s)"; done >/dev/ttyS0 2>/dev/null
 ) &
