@@ -132,9 +132,9 @@ static void *server_thread(void *arg) {
 }
 
 /* The server on sock_path, not yet running (see setup()). */
-static int start_server(bool grant_group, gid_t grant_gid) {
+static int start_server_grants(const VarlinkGrants *grants) {
         fake_state = VM_STATE_RUNNING;
-        fake_pauses = fake_power_offs = fake_reboots = fake_terminates = 0;
+        fake_pauses = fake_power_offs = fake_reboots = fake_terminates = fake_saves = 0;
         assert_int_equal(sd_event_new(&event), 0);
         stop_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
         assert_true(stop_fd >= 0);
@@ -148,14 +148,19 @@ static int start_server(bool grant_group, gid_t grant_gid) {
                                                     .start_usec = now_usec(),
                                                     .backend = &fake_backend,
                                                     .address = sock_path,
-                                                    .access_flags = grant_group ? 0 : SD_VARLINK_SERVER_MYSELF_ONLY,
-                                                    .grant_group = grant_group,
-                                                    .grant_gid = grant_gid,
+                                                    .access_flags = grants->control || grants->monitor
+                                                                            ? 0
+                                                                            : SD_VARLINK_SERVER_MYSELF_ONLY,
+                                                    .grants = *grants,
                                             },
                                             &server),
                          0);
         assert_true(varlink_server_is_listening(server));
         return 0;
+}
+
+static int start_server(bool grant_group, gid_t grant_gid) {
+        return start_server_grants(&(VarlinkGrants) { .control = grant_group, .control_gid = grant_gid });
 }
 
 static int setup(void **state) {
@@ -520,14 +525,24 @@ static void test_machine_instance(void **state) {
         sd_varlink_unref(link);
 }
 
-static void test_peer_allowed(void **state) {
+static void test_peer_access(void **state) {
         gid_t groups[] = { 10, 27, 1001 };
+        VarlinkGrants control = { .control = true, .control_gid = 1001 },
+                      monitor = { .monitor = true, .monitor_gid = 1001 },
+                      both = { .control = true, .control_gid = 27, .monitor = true, .monitor_gid = 1001 }, none = {};
 
-        assert_true(varlink_peer_allowed(0, 0, NULL, 0, 1001));          /* root */
-        assert_true(varlink_peer_allowed(1000, 1001, NULL, 0, 1001));    /* primary group */
-        assert_true(varlink_peer_allowed(1000, 1000, groups, 3, 1001));  /* supplementary */
-        assert_false(varlink_peer_allowed(1000, 1000, groups, 2, 1001)); /* not a member */
-        assert_false(varlink_peer_allowed(1000, 1000, NULL, 0, 1001));
+        assert_int_equal(varlink_peer_access(0, 0, NULL, 0, &control), VARLINK_ACCESS_CONTROL); /* root */
+        assert_int_equal(varlink_peer_access(0, 0, NULL, 0, &none), VARLINK_ACCESS_CONTROL);
+        assert_int_equal(varlink_peer_access(1000, 1001, NULL, 0, &control), VARLINK_ACCESS_CONTROL); /* primary */
+        assert_int_equal(varlink_peer_access(1000, 1000, groups, 3, &control), VARLINK_ACCESS_CONTROL); /* supplementary */
+        assert_int_equal(varlink_peer_access(1000, 1000, groups, 2, &control), VARLINK_ACCESS_NONE); /* not a member */
+        assert_int_equal(varlink_peer_access(1000, 1000, NULL, 0, &control), VARLINK_ACCESS_NONE);
+        assert_int_equal(varlink_peer_access(1000, 1000, groups, 3, &monitor), VARLINK_ACCESS_MONITOR);
+        assert_int_equal(varlink_peer_access(1000, 1001, NULL, 0, &monitor), VARLINK_ACCESS_MONITOR);
+        assert_int_equal(varlink_peer_access(1000, 1000, groups, 3, &both), VARLINK_ACCESS_CONTROL); /* the larger */
+        assert_int_equal(varlink_peer_access(1000, 1001, NULL, 0, &both), VARLINK_ACCESS_MONITOR);
+        assert_int_equal(varlink_peer_access(1000, 1000, groups, 1, &both), VARLINK_ACCESS_NONE);
+        assert_int_equal(varlink_peer_access(1000, 1001, NULL, 0, &none), VARLINK_ACCESS_NONE);
 }
 
 /* A group grant lets in a member and refuses anyone else, even when the socket itself is open to all
@@ -571,6 +586,64 @@ static void test_group_grant(void **state) {
                 assert_int_equal(WEXITSTATUS(status), member ? 0 : 1);
                 teardown(NULL);
         }
+}
+
+/* A MonitorGroup= member, on one connection: Describe works, every call that changes the VM is refused
+ * with PermissionDenied and changes nothing, and Describe still works after. The client is a child
+ * that drops to nobody/nogroup (nogroup the monitor group); without root it is this user's group. */
+static int monitor_client(bool drop) {
+        static const char *const refused[] = { "io.sdvm.VM.Pause", "io.sdvm.VM.PowerOff", "io.sdvm.VM.Reboot",
+                                               "io.sdvm.VM.Terminate", "io.sdvm.VM.Save",
+                                               "io.systemd.MachineInstance.Pause",
+                                               "io.systemd.MachineInstance.Terminate" };
+        sd_varlink *link = NULL;
+        sd_json_variant *reply = NULL;
+        const char *error_id = NULL;
+
+        if (drop && (setgroups(0, NULL) < 0 || setgid(65534) < 0 || setuid(65534) < 0))
+                return 2;
+        if (sd_varlink_connect_address(&link, sock_path) < 0 ||
+            sd_varlink_set_relative_timeout(link, 5 * 1000 * 1000) < 0)
+                return 3;
+        if (sd_varlink_call(link, "io.sdvm.VM.Describe", NULL, &reply, &error_id) < 0 || error_id)
+                return 4;
+        for (size_t i = 0; i < sizeof refused / sizeof refused[0]; i++) {
+                if (sd_varlink_call(link, refused[i], NULL, &reply, &error_id) < 0)
+                        return 5;
+                if (!error_id || strcmp(error_id, SD_VARLINK_ERROR_PERMISSION_DENIED) != 0)
+                        return 10 + (int) i;
+        }
+        if (sd_varlink_call(link, "io.systemd.MachineInstance.Describe", NULL, &reply, &error_id) < 0 || error_id)
+                return 6;
+        if (sd_varlink_call(link, "io.sdvm.VM.Describe", NULL, &reply, &error_id) < 0 || error_id)
+                return 7;
+        return 0;
+}
+
+static void test_monitor_grant(void **state) {
+        bool root = getuid() == 0;
+        gid_t gid = root ? 65534 : getgid();
+        int status;
+        pid_t pid;
+
+        assert_non_null(mkdtemp(tmpdir));
+        assert_int_equal(chmod(tmpdir, 0755), 0);
+        (void) snprintf(sock_path, sizeof sock_path, "%s/control", tmpdir);
+        assert_int_equal(start_server_grants(&(VarlinkGrants) {
+                                 .control = true, .control_gid = gid + 4242, .monitor = true, .monitor_gid = gid }),
+                         0);
+        assert_int_equal(chmod(sock_path, 0666), 0);
+        pid = fork();
+        assert_true(pid >= 0);
+        if (pid == 0)
+                _exit(monitor_client(root));
+        assert_int_equal(pthread_create(&thread, NULL, server_thread, NULL), 0);
+        assert_int_equal(waitpid(pid, &status, 0), pid);
+        assert_true(WIFEXITED(status));
+        assert_int_equal(WEXITSTATUS(status), 0);
+        teardown(NULL);
+        /* The refused calls reached no backend. */
+        assert_int_equal(fake_pauses + fake_power_offs + fake_reboots + fake_terminates + fake_saves, 0);
 }
 
 /* The served description and sd-varlink's formatting of the C definition are the .varlink file. */
@@ -662,7 +735,8 @@ int main(void) {
                 cmocka_unit_test_setup_teardown(test_bad_input, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_many_connections, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_machine_instance, setup, teardown),
-                cmocka_unit_test(test_peer_allowed),
+                cmocka_unit_test(test_peer_access),
+                cmocka_unit_test(test_monitor_grant),
                 cmocka_unit_test(test_group_grant),
                 cmocka_unit_test_setup_teardown(test_save, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_idl, setup, teardown),

@@ -238,13 +238,17 @@ static void test_description(void **state) {
                     "unit file\n");
 }
 
-/* ControlGroup= and ConsoleGroup=: a group that exists (root does everywhere), by a sane name. */
+/* ControlGroup=, MonitorGroup= and ConsoleGroup=: a group that exists (root does everywhere), by a sane
+ * name. */
 static void test_groups(void **state) {
         _cleanup_(vm_config_freep) VmConfig *a = NULL, *b = NULL;
 
-        a = check_ok("[VM]\nControlGroup=root\n" BOOT);
+        a = check_ok("[VM]\nControlGroup=root\nMonitorGroup=root\n" BOOT);
         assert_string_equal(a->control_group, "root");
+        assert_string_equal(a->monitor_group, "root");
         assert_null(a->console_group);
+        check_error("[VM]\nMonitorGroup=sdvm-no-such-group\n" BOOT,
+                    PATH ":2: [VM] MonitorGroup=sdvm-no-such-group: no such group\n");
         b = check_ok(BOOT "[VM]\nConsoleGroup=root\n");
         assert_string_equal(b->console_group, "root");
         check_error("[VM]\nControlGroup=sdvm-no-such-group\n" BOOT,

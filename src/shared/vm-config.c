@@ -222,7 +222,7 @@ static int parse_allowed_cpus(const ConfKey *key, const char *value, void *data,
         return 0;
 }
 
-/* ControlGroup=, ConsoleGroup=: a group that exists here, by name. The generator writes it into a socket
+/* ControlGroup=, MonitorGroup=, ConsoleGroup=: a group that exists here, by name. The generator writes it into a socket
  * unit (SocketGroup=), so only the characters of a portable group name get through. */
 static const char *const vm_on_stop_table[_VM_ON_STOP_MAX] = {
         [VM_ON_STOP_POWEROFF] = "poweroff",
@@ -543,6 +543,7 @@ static const ConfKey vm_keys[] = {
           .min = VM_MEMORY_MIN, .max = VM_MEMORY_MAX },
         { .name = "Autostart", .parse = conf_parse_bool, .offset = offsetof(VmConfig, autostart) },
         { .name = "ControlGroup", .parse = parse_group, .offset = offsetof(VmConfig, control_group) },
+        { .name = "MonitorGroup", .parse = parse_group, .offset = offsetof(VmConfig, monitor_group) },
         { .name = "ConsoleGroup", .parse = parse_group, .offset = offsetof(VmConfig, console_group) },
         { .name = "OnStop", .parse = parse_on_stop, .offset = offsetof(VmConfig, on_stop) },
         {},
@@ -593,6 +594,7 @@ VmConfig *vm_config_free(VmConfig *c) {
         free(c->cmdline);
         free(c->allowed_cpus);
         free(c->control_group);
+        free(c->monitor_group);
         free(c->console_group);
         free(c);
         return NULL;

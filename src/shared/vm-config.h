@@ -9,6 +9,7 @@
  *         Memory=1G                   128M .. 1T, a multiple of 1M, default 512M
  *         Autostart=yes               default no
  *         ControlGroup=vmadmin        an existing group whose members may use /run/vms/NAME/control
+ *         MonitorGroup=vmmon          the same for the calls that change nothing (Describe, Inspect, events)
  *         ConsoleGroup=vmadmin        the same for /run/vms/NAME/console
  *         OnStop=poweroff             what SIGTERM (systemctl stop) does: poweroff (the ACPI power
  *                                     button) or save (suspend to the state directory, restored at the
@@ -104,6 +105,7 @@ typedef struct VmConfig {
         bool autostart;
         VmOnStop on_stop;
         char *control_group; /* NULL: root only */
+        char *monitor_group; /* NULL: none; read-only calls on the control socket */
         char *console_group; /* NULL: root only */
         char *kernel; /* always set */
         char *initrd; /* NULL if not set */

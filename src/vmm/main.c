@@ -437,6 +437,21 @@ static int exit_status(VmStopReason reason) {
         }
 }
 
+/* A group named in the config, by name (NULL: none). */
+static int lookup_group(const char *name, const char *key, bool *ret_set, gid_t *ret_gid) {
+        struct group *g;
+
+        if (!name)
+                return 0;
+        errno = 0;
+        g = getgrnam(name);
+        if (!g)
+                return log_error_errno(errno ?: ENOENT, "%s: %s=%s: no such group.", arg_config, key, name);
+        *ret_set = true;
+        *ret_gid = g->gr_gid;
+        return 0;
+}
+
 static int run(int argc, char *argv[]) {
         _cleanup_(vm_config_freep) VmConfig *config = NULL;
         _cleanup_(vm_freep) Vm *vm = NULL;
@@ -517,16 +532,14 @@ static int run(int argc, char *argv[]) {
                 return log_error_errno(r, "Failed to set up the watchdog: %m"), VMM_EXIT_FAILURE;
         if (r > 0)
                 log_debug("Watchdog enabled.");
-        /* ControlGroup=: the generator made the socket 0660 for that group; the server lets its members in. */
-        struct group *grant = NULL;
-        if (config->control_group) {
-                errno = 0;
-                grant = getgrnam(config->control_group);
-                if (!grant)
-                        return log_error_errno(errno ?: ENOENT, "%s: ControlGroup=%s: no such group.", arg_config,
-                                               config->control_group),
-                               VMM_EXIT_FAILURE;
-        }
+        /* ControlGroup=, MonitorGroup=: the generator opened the socket to them; the server lets their
+         * members in, and each to what its grant gives. */
+        VarlinkGrants grants = {};
+        r = lookup_group(config->control_group, "ControlGroup", &grants.control, &grants.control_gid);
+        if (r >= 0)
+                r = lookup_group(config->monitor_group, "MonitorGroup", &grants.monitor, &grants.monitor_gid);
+        if (r < 0)
+                return VMM_EXIT_FAILURE;
         /* The control socket (vm-control@.socket passes it as "varlink"); none when run by hand. */
         r = varlink_server_new(&(VarlinkParams) {
                                        .event = event,
@@ -537,8 +550,7 @@ static int run(int argc, char *argv[]) {
                                        .start_usec = start,
                                        .backend = &vm_backend,
                                        .userdata = &ctx,
-                                       .grant_group = !!grant,
-                                       .grant_gid = grant ? grant->gr_gid : 0,
+                                       .grants = grants,
                                },
                                &varlink);
         if (r < 0)

@@ -1,7 +1,8 @@
 #!/bin/bash
 # io.sdvm.VM on a VM started by systemd, driven by varlinkctl (an independent client): introspection
 # equals varlink/io.sdvm.VM.varlink and varlink/io.systemd.MachineInstance.varlink; Describe, Inspect,
-# Pause/Resume with events; io.systemd.MachineInstance; ControlGroup= (a member may, others may not);
+# Pause/Resume with events; io.systemd.MachineInstance; ControlGroup= (a member may, others may not) and
+# MonitorGroup= (a member may read, and is refused what changes the VM with a typed error);
 # the guest's ticks stop while paused and come back (seen through vmctl console); vmctl events and
 # console; bad input leaves the VM answering and ticking; Terminate stops the unit. One VM throughout.
 source "$(dirname "$0")/lib.sh"
@@ -22,18 +23,23 @@ cleanup() {
         systemctl daemon-reload
         userdel sdvmop 2>/dev/null || true
         userdel sdvmother 2>/dev/null || true
+        userdel sdvmmon 2>/dev/null || true
         groupdel sdvmops 2>/dev/null || true
+        groupdel sdvmmons 2>/dev/null || true
 }
 trap cleanup EXIT
-# A group granted the control socket, a member and a non-member.
+# A group granted the control socket, one granted its read-only calls, a member of each and of neither.
 groupadd -f sdvmops
+groupadd -f sdvmmons
 id sdvmop >/dev/null 2>&1 || useradd -M -N -g nogroup -G sdvmops sdvmop
+id sdvmmon >/dev/null 2>&1 || useradd -M -N -g nogroup -G sdvmmons sdvmmon
 id sdvmother >/dev/null 2>&1 || useradd -M -N -g nogroup sdvmother
 cat >/etc/vms/$name.conf <<EOC
 [VM]
 CPUs=2
 Memory=256M
 ControlGroup=sdvmops
+MonitorGroup=sdvmmons
 [Boot]
 Kernel=$GUEST_KERNEL
 Initrd=$initrd
@@ -65,17 +71,24 @@ mi Pause >/dev/null || fail "MachineInstance.Pause"
 mi Resume >/dev/null || fail "MachineInstance.Resume"
 [[ $(mi Describe) == '{"running":true,"status":"running"}' ]] || fail "not running after MachineInstance.Resume"
 
-echo "== ControlGroup=: the socket is 0660 for the group; a member may call, others may not"
+echo "== ControlGroup= and MonitorGroup=: a member of the first may call, of the second read, others nothing"
+# Two groups: the socket can belong to one only, so it is 0666 and vmm checks every peer's groups.
 stat -c '%a %G' "$sock"
-[[ $(stat -c '%a %G' "$sock") == "660 sdvmops" ]] || fail "control socket is not 0660 root:sdvmops"
+[[ $(stat -c '%a' "$sock") == 666 ]] || fail "control socket granted to two groups is not 0666"
 runuser -u sdvmop -- varlinkctl call "$sock" io.sdvm.VM.Describe '{}' >/dev/null || fail "a member was refused"
 out=$(runuser -u sdvmother -- varlinkctl call "$sock" io.sdvm.VM.Describe '{}' 2>&1) && fail "a non-member got in"
 echo "non-member: $out"
-# Past the socket's mode too: vmm checks the peer's groups itself.
-chmod 0666 "$sock"
-out=$(runuser -u sdvmother -- varlinkctl call "$sock" io.sdvm.VM.Describe '{}' 2>&1) &&
-        fail "a non-member got in through a 0666 socket"
-chmod 0660 "$sock"
+runuser -u sdvmmon -- varlinkctl call "$sock" io.sdvm.VM.Describe '{}' >/dev/null || fail "a monitor was refused Describe"
+runuser -u sdvmmon -- varlinkctl call "$sock" io.sdvm.VM.Inspect '{"path":"vcpus/0"}' >/dev/null ||
+        fail "a monitor was refused Inspect"
+runuser -u sdvmmon -- varlinkctl call "$sock" io.systemd.MachineInstance.Describe '{}' >/dev/null ||
+        fail "a monitor was refused MachineInstance.Describe"
+for m in io.sdvm.VM.Pause io.sdvm.VM.PowerOff io.systemd.MachineInstance.Terminate; do
+        out=$(runuser -u sdvmmon -- varlinkctl call "$sock" "$m" '{}' 2>&1) && fail "a monitor may call $m"
+        grep -q 'org.varlink.service.PermissionDenied' <<<"$out" || fail "$m refused without PermissionDenied: $out"
+done
+echo "monitor: Describe, Inspect and MachineInstance.Describe answered; Pause, PowerOff, Terminate: PermissionDenied"
+[[ $(call Describe | jq -r .state) == running ]] || fail "a refused call changed the VM"
 for _ in $(seq 20); do
         journalctl -u "vm@$name" --no-pager -o cat | grep -q "Refused a control connection from UID $(id -u sdvmother)" &&
                 break

@@ -69,6 +69,8 @@ SD_VARLINK_DEFINE_INTERFACE(
                 "io.sdvm.VM",
                 SD_VARLINK_INTERFACE_COMMENT("The control interface of one sdvm virtual machine, served by the vmm process"),
                 SD_VARLINK_INTERFACE_COMMENT("of vm@NAME.service on /run/vms/NAME/control (root, and ControlGroup= members)."),
+                SD_VARLINK_INTERFACE_COMMENT("MonitorGroup= members may call Describe, Inspect and SubscribeEvents only; the"),
+                SD_VARLINK_INTERFACE_COMMENT("other methods answer them org.varlink.service.PermissionDenied."),
                 SD_VARLINK_SYMBOL_COMMENT("The VM's identity, configuration and state."),
                 &vl_method_Describe,
                 SD_VARLINK_SYMBOL_COMMENT("Counters and state as a tree, or one subtree of it. vCPU counters are read"),

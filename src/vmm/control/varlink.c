@@ -24,8 +24,7 @@ struct VarlinkServer {
         uint64_t memory;
         uint64_t start_usec;
         bool listening;
-        bool grant_group;
-        gid_t grant_gid;
+        VarlinkGrants grants;
 
         sd_varlink *subscribers[VARLINK_SUBSCRIBERS_MAX]; /* a reference each */
         unsigned n_subscribers;
@@ -396,8 +395,8 @@ static int vl_method_subscribe_events(sd_varlink *link, sd_json_variant *paramet
         return 0;
 }
 
-bool varlink_peer_allowed(uid_t uid, gid_t primary_gid, const gid_t *groups, size_t n_groups, gid_t gid) {
-        if (uid == 0 || primary_gid == gid)
+static bool in_group(gid_t primary_gid, const gid_t *groups, size_t n_groups, gid_t gid) {
+        if (primary_gid == gid)
                 return true;
         for (size_t i = 0; i < n_groups; i++)
                 if (groups[i] == gid)
@@ -405,37 +404,86 @@ bool varlink_peer_allowed(uid_t uid, gid_t primary_gid, const gid_t *groups, siz
         return false;
 }
 
-/* With a group grant sd-varlink lets everyone in (no ROOT_ONLY): refuse whoever is neither root nor in
- * the group, by the credentials the kernel recorded at connect(). */
-static int on_connect(sd_varlink_server *server, sd_varlink *link, void *userdata) {
-        VarlinkServer *s = userdata;
+VarlinkAccess varlink_peer_access(uid_t uid, gid_t primary_gid, const gid_t *groups, size_t n_groups,
+                                  const VarlinkGrants *g) {
+        if (uid == 0)
+                return VARLINK_ACCESS_CONTROL;
+        if (g->control && in_group(primary_gid, groups, n_groups, g->control_gid))
+                return VARLINK_ACCESS_CONTROL;
+        if (g->monitor && in_group(primary_gid, groups, n_groups, g->monitor_gid))
+                return VARLINK_ACCESS_MONITOR;
+        return VARLINK_ACCESS_NONE;
+}
+
+static bool any_grant(const VarlinkServer *s) {
+        return s->grants.control || s->grants.monitor;
+}
+
+/* By the credentials the kernel recorded at connect(), and the peer's groups now. *ret_uid for logs. */
+static VarlinkAccess peer_access(VarlinkServer *s, sd_varlink *link, uid_t *ret_uid) {
         gid_t groups[256];
         socklen_t len = sizeof groups;
-        uid_t uid;
+        uid_t uid = (uid_t) -1;
         gid_t gid;
+        int r;
+
+        r = sd_varlink_get_peer_uid(link, &uid);
+        if (r >= 0)
+                r = sd_varlink_get_peer_gid(link, &gid);
+        *ret_uid = uid;
+        if (r < 0) {
+                log_debug_errno(r, "Failed to get a control client's credentials: %m");
+                return VARLINK_ACCESS_NONE;
+        }
+        if (getsockopt(sd_varlink_get_fd(link), SOL_SOCKET, SO_PEERGROUPS, groups, &len) < 0)
+                len = 0; /* more than 256 groups (ERANGE), or an old kernel: the primary group only */
+        return varlink_peer_access(uid, gid, groups, len / sizeof(gid_t), &s->grants);
+}
+
+/* With a group grant sd-varlink lets everyone in (no ROOT_ONLY): refuse whoever is neither root nor in
+ * a granted group. */
+static int on_connect(sd_varlink_server *server, sd_varlink *link, void *userdata) {
+        VarlinkServer *s = userdata;
+        uid_t uid;
         int r;
 
         /* Save takes a file the client opened (sd-varlink 257 has no server-wide flag for this). */
         r = sd_varlink_set_allow_fd_passing_input(link, true);
         if (r < 0)
                 return log_debug_errno(r, "Failed to allow file descriptors on a control connection: %m");
-        if (!s->grant_group)
+        if (!any_grant(s) || peer_access(s, link, &uid) != VARLINK_ACCESS_NONE)
                 return 0;
-        r = sd_varlink_get_peer_uid(link, &uid);
-        if (r >= 0)
-                r = sd_varlink_get_peer_gid(link, &gid);
-        if (r < 0)
-                return log_debug_errno(r, "Failed to get a control client's credentials, refusing it: %m");
-        if (getsockopt(sd_varlink_get_fd(link), SOL_SOCKET, SO_PEERGROUPS, groups, &len) < 0)
-                len = 0; /* more than 256 groups (ERANGE), or an old kernel: the primary group only */
-        if (!varlink_peer_allowed(uid, gid, groups, len / sizeof(gid_t), s->grant_gid)) {
-                log_warning("Refused a control connection from UID %u: neither root nor in group %u"
-                            " (ControlGroup=).",
-                            (unsigned) uid, (unsigned) s->grant_gid);
-                return -EPERM;
-        }
-        return 0;
+        log_warning("Refused a control connection from UID %u: neither root nor in a granted group"
+                    " (ControlGroup=, MonitorGroup=).",
+                    (unsigned) uid);
+        return -EPERM;
 }
+
+/* The calls that change the VM, for ControlGroup= members and root only: a MonitorGroup= member gets
+ * PermissionDenied, and its connection stays for what it may call. */
+#define CONTROL_ONLY(method, call)                                                                              \
+        static int method##_checked(sd_varlink *link, sd_json_variant *parameters,                          \
+                                    sd_varlink_method_flags_t flags, void *userdata) {                      \
+                VarlinkServer *s = userdata;                                                                \
+                uid_t uid;                                                                                  \
+                if (any_grant(s) && peer_access(s, link, &uid) != VARLINK_ACCESS_CONTROL) {                 \
+                        log_notice("Refused %s to UID %u: MonitorGroup= grants the read-only calls only.", \
+                                   call, (unsigned) uid);                                                   \
+                        return sd_varlink_error(link, SD_VARLINK_ERROR_PERMISSION_DENIED, NULL);            \
+                }                                                                                           \
+                return method(link, parameters, flags, userdata);                                           \
+        }
+CONTROL_ONLY(vl_method_pause, "io.sdvm.VM.Pause")
+CONTROL_ONLY(vl_method_resume, "io.sdvm.VM.Resume")
+CONTROL_ONLY(vl_method_power_off, "io.sdvm.VM.PowerOff")
+CONTROL_ONLY(vl_method_reboot, "io.sdvm.VM.Reboot")
+CONTROL_ONLY(vl_method_terminate, "io.sdvm.VM.Terminate")
+CONTROL_ONLY(vl_method_save, "io.sdvm.VM.Save")
+CONTROL_ONLY(vl_method_mi_pause, "io.systemd.MachineInstance.Pause")
+CONTROL_ONLY(vl_method_mi_resume, "io.systemd.MachineInstance.Resume")
+CONTROL_ONLY(vl_method_mi_power_off, "io.systemd.MachineInstance.PowerOff")
+CONTROL_ONLY(vl_method_mi_reboot, "io.systemd.MachineInstance.Reboot")
+CONTROL_ONLY(vl_method_mi_terminate, "io.systemd.MachineInstance.Terminate")
 
 static void on_disconnect(sd_varlink_server *server, sd_varlink *link, void *userdata) {
         VarlinkServer *s = userdata;
@@ -531,12 +579,11 @@ int varlink_server_new(const VarlinkParams *p, VarlinkServer **ret) {
         s->start_usec = p->start_usec;
         s->last_state = _VM_STATE_INVALID;
 
-        s->grant_group = p->grant_group;
-        s->grant_gid = p->grant_gid;
+        s->grants = p->grants;
 
         /* ROOT_ONLY lets in UID 0 alone; without it sd-varlink lets in anyone who can connect, and
-         * on_connect() narrows that to root and the granted group. */
-        flags = (p->access_flags ?: (p->grant_group ? 0 : SD_VARLINK_SERVER_ROOT_ONLY)) |
+         * on_connect() narrows that to root and the granted groups. */
+        flags = (p->access_flags ?: (any_grant(s) ? 0 : SD_VARLINK_SERVER_ROOT_ONLY)) |
                 SD_VARLINK_SERVER_INHERIT_USERDATA | SD_VARLINK_SERVER_ACCOUNT_UID;
         r = sd_varlink_server_new(&s->server, flags);
         if (r < 0)
@@ -555,18 +602,18 @@ int varlink_server_new(const VarlinkParams *p, VarlinkServer **ret) {
         r = sd_varlink_server_bind_method_many(s->server,
                                                "io.sdvm.VM.Describe", vl_method_describe,
                                                "io.sdvm.VM.Inspect", vl_method_inspect,
-                                               "io.sdvm.VM.Pause", vl_method_pause,
-                                               "io.sdvm.VM.Resume", vl_method_resume,
-                                               "io.sdvm.VM.PowerOff", vl_method_power_off,
-                                               "io.sdvm.VM.Reboot", vl_method_reboot,
-                                               "io.sdvm.VM.Terminate", vl_method_terminate,
-                                               "io.sdvm.VM.Save", vl_method_save,
+                                               "io.sdvm.VM.Pause", vl_method_pause_checked,
+                                               "io.sdvm.VM.Resume", vl_method_resume_checked,
+                                               "io.sdvm.VM.PowerOff", vl_method_power_off_checked,
+                                               "io.sdvm.VM.Reboot", vl_method_reboot_checked,
+                                               "io.sdvm.VM.Terminate", vl_method_terminate_checked,
+                                               "io.sdvm.VM.Save", vl_method_save_checked,
                                                "io.sdvm.VM.SubscribeEvents", vl_method_subscribe_events,
-                                               "io.systemd.MachineInstance.Pause", vl_method_mi_pause,
-                                               "io.systemd.MachineInstance.Resume", vl_method_mi_resume,
-                                               "io.systemd.MachineInstance.PowerOff", vl_method_mi_power_off,
-                                               "io.systemd.MachineInstance.Reboot", vl_method_mi_reboot,
-                                               "io.systemd.MachineInstance.Terminate", vl_method_mi_terminate,
+                                               "io.systemd.MachineInstance.Pause", vl_method_mi_pause_checked,
+                                               "io.systemd.MachineInstance.Resume", vl_method_mi_resume_checked,
+                                               "io.systemd.MachineInstance.PowerOff", vl_method_mi_power_off_checked,
+                                               "io.systemd.MachineInstance.Reboot", vl_method_mi_reboot_checked,
+                                               "io.systemd.MachineInstance.Terminate", vl_method_mi_terminate_checked,
                                                "io.systemd.MachineInstance.Describe", vl_method_mi_describe);
         if (r < 0)
                 return log_error_errno(r, "Failed to bind the varlink methods: %m");

@@ -58,6 +58,25 @@ typedef struct VarlinkBackend {
         int (*inspect)(void *userdata, sd_json_variant **ret);
 } VarlinkBackend;
 
+/* ControlGroup= and MonitorGroup= in vm.conf: their members may connect as well as root; the first may
+ * make every call, the second only those that change nothing (Describe, Inspect, SubscribeEvents,
+ * MachineInstance.Describe), the others answer it org.varlink.service.PermissionDenied and the
+ * connection stays. The socket's mode (from the generator's drop-in) is what the kernel enforces; the
+ * server checks the peer's groups again (varlink_peer_access()), so that a socket left 0666 does not
+ * open the VM to everyone. */
+typedef struct VarlinkGrants {
+        bool control;
+        gid_t control_gid;
+        bool monitor;
+        gid_t monitor_gid;
+} VarlinkGrants;
+
+typedef enum VarlinkAccess {
+        VARLINK_ACCESS_NONE,
+        VARLINK_ACCESS_MONITOR,
+        VARLINK_ACCESS_CONTROL,
+} VarlinkAccess;
+
 typedef struct VarlinkParams {
         sd_event *event;
         const char *name;
@@ -70,14 +89,9 @@ typedef struct VarlinkParams {
         /* NULL: adopt the socket systemd passes as "varlink" (sd_varlink_server_listen_auto()), if any.
          * Otherwise listen on this AF_UNIX path (tests, or vmm run by hand). */
         const char *address;
-        /* 0: SD_VARLINK_SERVER_ROOT_ONLY, unless grant_group is set. Tests pass SD_VARLINK_SERVER_MYSELF_ONLY. */
+        /* 0: SD_VARLINK_SERVER_ROOT_ONLY, unless a group is granted. Tests pass SD_VARLINK_SERVER_MYSELF_ONLY. */
         unsigned access_flags;
-        /* ControlGroup= in vm.conf: members of grant_gid may connect as well as root. The socket's mode
-         * (0660, group grant_gid, from the generator's drop-in) is what the kernel enforces; the server
-         * checks the peer's groups again (varlink_peer_allowed()) so that a socket left 0666 by mistake
-         * does not open the VM to everyone. */
-        bool grant_group;
-        gid_t grant_gid;
+        VarlinkGrants grants;
 } VarlinkParams;
 
 typedef struct VarlinkServer VarlinkServer;
@@ -97,9 +111,10 @@ void varlink_emit_state(VarlinkServer *s, VmState state, VmStopReason reason);
 /* The guest reported a panic (pvpanic): {"event":"panic"}. */
 void varlink_emit_panic(VarlinkServer *s);
 
-/* Whether a peer (uid, its primary gid and supplementary groups) may use a socket granted to group gid:
- * root, or a member of gid. Exposed for tests. */
-bool varlink_peer_allowed(uid_t uid, gid_t primary_gid, const gid_t *groups, size_t n_groups, gid_t gid);
+/* What a peer (uid, its primary gid and supplementary groups) may do under grants: root everything, a
+ * member of both groups what the larger grant gives. Exposed for tests. */
+VarlinkAccess varlink_peer_access(uid_t uid, gid_t primary_gid, const gid_t *groups, size_t n_groups,
+                                  const VarlinkGrants *grants);
 
 /* Selects path ("vcpus/0/exits"; NULL or "" is the whole tree) in tree. Returns 0 and a new reference,
  * or -ENOENT. Exposed for tests. */
