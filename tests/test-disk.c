@@ -228,10 +228,20 @@ static void test_new(void **state) {
         char path[sizeof dir + 32];
         int fd;
 
+        struct stat before;
+
         make_image(image, MIB);
+        /* An old modification time: one that the discard probe, if it moves it, moves visibly. */
+        assert_int_equal(utimensat(AT_FDCWD, image, (struct timespec[2]) { { 0, UTIME_OMIT }, { 1000000000, 123 } },
+                                   0),
+                         0);
+        assert_int_equal(stat(image, &before), 0);
         fd = open(image, O_RDWR | O_CLOEXEC | O_NONBLOCK);
         assert_true(fd >= 0);
         d = new_ok(fd, false);
+        /* The time before anything of ours touched the image: what a suspended state compares. */
+        assert_int_equal(d->mtime_at_open.tv_sec, before.st_mtim.tv_sec);
+        assert_int_equal(d->mtime_at_open.tv_nsec, before.st_mtim.tv_nsec);
         assert_int_equal(d->fd, fd);
         assert_true(d->size == MIB);
         assert_false(d->read_only);

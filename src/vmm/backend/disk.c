@@ -90,6 +90,7 @@ int disk_new(int fd, const DiskParams *p, Disk **ret) {
         if (!S_ISREG(st.st_mode) && !S_ISBLK(st.st_mode))
                 return log_error_errno(EBADFD, "%s is not a regular file or block device", d->label);
         d->block_device = S_ISBLK(st.st_mode);
+        d->mtime_at_open = st.st_mtim;
 
         flags = fcntl(fd, F_GETFL);
         if (flags < 0)
