@@ -572,6 +572,13 @@ static int verb_restore(int argc, char *argv[]) {
         since = realtime_now_usec();
         r = bus_unit_job(bus, "StartUnit", unit, &result);
         if (r >= 0) {
+                /* A VM that someone else started meanwhile is running, but not from our copy. */
+                if (fstatat(dir, VM_SUSPEND_FILE, &cur, AT_SYMLINK_NOFOLLOW) >= 0 && cur.st_dev == copy.st_dev &&
+                    cur.st_ino == copy.st_ino) {
+                        if (unlinkat(dir, VM_SUSPEND_FILE, 0) >= 0)
+                                (void) fsync(dir);
+                        return log_error_errno(EBUSY, "VM '%s' was started meanwhile, not from %s.", name, file), 1;
+                }
                 printf("VM '%s' restored from %s.\n", name, file);
                 return 0;
         }

@@ -39,10 +39,10 @@ static uint32_t host_tsc_khz(Vm *vm) {
         return r > 0 ? (uint32_t) r : 0;
 }
 
-/* The disks under the virtio-blk functions, in the tree's order (disk0, disk1, ...). at_open: each disk's
- * modification time as vmm found it at its start (for a restore: vmm's own setup moves it on some file
- * systems, see Disk.mtime_at_open), else as it is now (for a save: the devices are quiesced). */
-static int identity_of(Vm *vm, const VmConfig *config, bool at_open, SnapshotIdentity *ret) {
+/* The disks under the virtio-blk functions, in the tree's order (disk0, disk1, ...). Nothing of vmm's
+ * setup changes an image (disk_new() does not touch it), so at a restore the times are still those the
+ * last run left. */
+static int identity_of(Vm *vm, const VmConfig *config, SnapshotIdentity *ret) {
         SnapshotIdentity id = { .memory = vm->mem->ram_size, .cpus = vm->n_vcpus, .tsc_khz = host_tsc_khz(vm) };
         struct stat st;
 
@@ -60,8 +60,8 @@ static int identity_of(Vm *vm, const VmConfig *config, bool at_open, SnapshotIde
                         .size = disk->size,
                         .dev = st.st_dev,
                         .ino = st.st_ino,
-                        .mtime_sec = at_open ? disk->mtime_at_open.tv_sec : st.st_mtim.tv_sec,
-                        .mtime_nsec = (uint32_t) (at_open ? disk->mtime_at_open.tv_nsec : st.st_mtim.tv_nsec),
+                        .mtime_sec = st.st_mtim.tv_sec,
+                        .mtime_nsec = (uint32_t) st.st_mtim.tv_nsec,
                 };
         }
         *ret = id;
@@ -90,7 +90,7 @@ int suspend_save(Vm *vm, const VmConfig *config, int fd, SuspendResult *ret) {
         int r;
 
         *ret = (SuspendResult) {};
-        r = identity_of(vm, config, false, &id);
+        r = identity_of(vm, config, &id);
         if (r >= 0)
                 r = vm_save(vm, &w);
         if (r < 0) {
@@ -136,7 +136,7 @@ static int check_identity(Vm *vm, const VmConfig *config, const char *path, cons
         SnapshotIdentity now;
         int r;
 
-        r = identity_of(vm, config, true, &now);
+        r = identity_of(vm, config, &now);
         if (r < 0)
                 return log_error_errno(r, "Failed to look at this VM's disks: %m");
         if (strcmp(saved->name, now.name) != 0)

@@ -11,7 +11,6 @@
 #include <stdbool.h>
 #include <stdint.h>
 #include <sys/uio.h>
-#include <time.h>
 
 #include "cleanup.h"
 
@@ -22,10 +21,6 @@ typedef struct Disk {
         bool block_device; /* otherwise a regular file */
         bool can_discard;  /* disk_discard() can work: offer VIRTIO_BLK_F_DISCARD only then */
         char *label;       /* "[Disk] #1 (/path, line 12)", for messages */
-        /* st_mtim as disk_new() found it, before its own discard probe (a hole punched past the end,
-         * which moves the modification time on ext4 and tmpfs): what a suspended state's identity is
-         * compared with, since nothing of this VM has touched the image before that. */
-        struct timespec mtime_at_open;
 } Disk;
 
 typedef struct DiskParams {
