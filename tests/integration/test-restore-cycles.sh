@@ -77,6 +77,7 @@ for i in $(seq "$cycles"); do
         n=$(count_of "$line")
         up=$(field "$line" up)
         echo "cycle $i: $((SECONDS - c0)) s, count $n, up $up"
+        heartbeat "restore-cycles: cycle $i of $cycles, $((SECONDS - c0)) s"
 done
 echo "$cycles cycles in $((SECONDS - start)) s"
 if since "$t0" | grep -E 'soft lockup|rcu_sched self-detected stall|rcu: INFO|clocksource.*unstable'; then

@@ -67,6 +67,7 @@ last_count() {
         return 1
 }
 field() { sed -n "s/.* $2=\([^ ]*\).*/\1/p" <<<"$1"; }
+section() { echo "== $*"; heartbeat "restore: $*"; }
 count_of() { sed -n 's/.*count \([0-9]*\).*/\1/p' <<<"$1"; }
 sum() { sha256sum "$1" | cut -d' ' -f1; }
 # The guest resumed (not booted) since $1, with boot id $2, counting past $3.
@@ -98,7 +99,7 @@ expect_refused() {
         systemctl reset-failed "$unit" 2>/dev/null || true
 }
 
-echo "== boot, then vmctl save --stop to a file"
+section "boot, then vmctl save --stop to a file"
 t0=$(date +%s)
 systemctl start "$unit" || { show "$t0"; fail "start failed"; }
 first=$(last_count "$t0" 120 25) || { show "$t0"; fail "the guest never counted"; }
@@ -115,7 +116,7 @@ out=$("$VMCTL" status "$name")
 echo "$out"
 [[ $(awk '{print $NF}' <<<"$out") == - ]] || fail "status shows a suspended state where there is none"
 
-echo "== damaged files: vmctl's own check"
+section "damaged files: vmctl's own check"
 cp --sparse=always "$good" "$bad"
 printf 'X' | dd of="$bad" bs=1 seek=0 conv=notrunc status=none
 expect_refused "bad magic" "^state file $bad: not a state file \(bad magic\)$"
@@ -131,7 +132,7 @@ expect_refused "truncated" "^state file $bad: truncated"
 cp --sparse=always "$good" "$bad"
 expect_refused "another VM's" "^State file $bad is of VM '$name', not 'other'\.$" other
 
-echo "== damaged or mismatched files: vmm's check, its reason from the journal"
+section "damaged or mismatched files: vmm's check, its reason from the journal"
 # A byte in the middle of the first RAM extent: only its CRC-32C, checked as vmm reads it, can tell.
 python3 - "$bad" <<'EOF'
 import struct, sys
@@ -161,7 +162,7 @@ expect_refused "a changed disk" "^VM '$name' was not restored from $bad: State f
 printf '\0' | dd of="$disk" bs=1 seek=4096 conv=notrunc status=none
 touch -d "$mtime" "$disk"
 
-echo "== restore into a state directory that does not exist yet"
+section "restore into a state directory that does not exist yet"
 rm -rf "/var/lib/vms/$name" "/var/lib/private/vms/$name"
 t1=$(date +%s)
 sleep 1
@@ -169,7 +170,7 @@ sleep 1
 resumed "$t1" "$boot" "$n1"
 [[ $(sum "$good") == "$good_sum" ]] || fail "vmctl restore changed the file"
 
-echo "== refused while the VM runs, and over a suspended state of its own"
+section "refused while the VM runs, and over a suspended state of its own"
 cp --sparse=always "$good" "$bad"
 out=$("$VMCTL" restore "$name" "$bad" 2>&1) && fail "restored over a running VM"
 echo "$out"
@@ -201,7 +202,7 @@ sleep 1
 systemctl start "$unit" || { show "$t2"; fail "start after the refusals failed"; }
 resumed "$t2" "$boot" "$n2"
 
-echo "== a consumed state is not restored twice"
+section "a consumed state is not restored twice"
 "$VMCTL" kill "$name" || fail "vmctl kill failed"
 for _ in $(seq 50); do [[ $(systemctl is-active "$unit") != active ]] && break; sleep 0.2; done
 [[ ! -e $state ]] || fail "a state file appeared"
@@ -215,13 +216,14 @@ boot=$(field "$fresh" boot)
 [[ $(sum "$good") == "$good_sum" ]] || fail "the file changed"
 echo "booted afresh: $fresh"
 
-echo "== kill -9 during a save leaves the previous state restorable"
+section "kill -9 during a save leaves the previous state restorable"
 if [[ ${SDVM_TEST_HOOKS:-0} != 1 ]]; then
         echo "skipped: vmm was built without -Dtest-hooks=true"
         echo "OK"
         exit 0
 fi
 for point in save-early save-ram save-rename; do
+        heartbeat "restore: kill -9 at $point"
         t=$(date +%s)
         "$VMCTL" save "$name" >/dev/null || { show "$t"; fail "$point: the first save failed"; }
         prev=$(sum "$state")
