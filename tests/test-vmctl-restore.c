@@ -19,7 +19,7 @@
 #include "cleanup.h"
 #include "vmctl/vmctl-restore.h"
 
-#define MIB (UINT64_C(1) << 20)
+#define MIB  (UINT64_C(1) << 20)
 #define SIZE (16 * MIB)
 
 static char src_dir[] = "/var/tmp/test-vmctl-restore-src.XXXXXX";

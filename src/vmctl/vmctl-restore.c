@@ -45,8 +45,8 @@ static int copy_range(int src, int dst, uint64_t from, uint64_t to, bool *no_cfr
                 if (!*no_cfr) {
                         off_t in = (off_t) from, out = (off_t) from;
                         k = copy_file_range(src, &in, dst, &out, want, 0);
-                        if (k < 0 && (errno == EXDEV || errno == EINVAL || errno == ENOSYS ||
-                                      errno == EOPNOTSUPP)) {
+                        if (k < 0 &&
+                            (errno == EXDEV || errno == EINVAL || errno == ENOSYS || errno == EOPNOTSUPP)) {
                                 *no_cfr = true;
                                 continue;
                         }
@@ -150,10 +150,12 @@ int state_file_copy(int src_fd, int dir_fd, const char *name, uid_t uid, gid_t g
                         return log_error_errno(r, "Failed to make a temporary name: %m");
                 fd = openat(dir_fd, tmp, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0600);
                 if (fd < 0 && errno != EEXIST)
-                        return log_error_errno(errno, "Failed to create %s in the VM's state directory: %m", tmp);
+                        return log_error_errno(errno, "Failed to create %s in the VM's state directory: %m",
+                                               tmp);
         }
         if (fd < 0)
-                return log_error_errno(EEXIST, "Failed to find a free temporary name in the VM's state directory.");
+                return log_error_errno(EEXIST,
+                                       "Failed to find a free temporary name in the VM's state directory.");
 
         /* Shared blocks where the file system can (btrfs, XFS): instant, and still a file of its own
          * (a write to either side copies the block). Else the data, in the kernel where it can. */
@@ -163,7 +165,8 @@ int state_file_copy(int src_fd, int dir_fd, const char *name, uid_t uid, gid_t g
                         if (r == -ENODATA)
                                 log_error_errno(r, "%s shrank while it was being copied.", label);
                         else
-                                log_error_errno(r, "Failed to copy %s into the VM's state directory: %m", label);
+                                log_error_errno(r, "Failed to copy %s into the VM's state directory: %m",
+                                                label);
                         goto fail;
                 }
         } else if (progress)
@@ -242,7 +245,8 @@ int journal_vm_error(const char *name, uint64_t since_usec, uint64_t timeout_use
         uint64_t deadline = realtime_usec() + timeout_usec;
         int r;
 
-        if (asprintf(&vm_match, "VM=%s", name) < 0 || asprintf(&unit_match, "_SYSTEMD_UNIT=vm@%s.service", name) < 0)
+        if (asprintf(&vm_match, "VM=%s", name) < 0 ||
+            asprintf(&unit_match, "_SYSTEMD_UNIT=vm@%s.service", name) < 0)
                 return -ENOMEM;
         r = sd_journal_open(&j, SD_JOURNAL_LOCAL_ONLY | SD_JOURNAL_SYSTEM);
         if (r < 0)
@@ -265,8 +269,8 @@ int journal_vm_error(const char *name, uint64_t since_usec, uint64_t timeout_use
                 if (r > 0) {
                         _cleanup_free_ char *priority = NULL;
                         if (sd_journal_get_realtime_usec(j, &t) < 0 || t < since_usec ||
-                            entry_field(j, "PRIORITY", &priority) < 0 || priority[0] < '0' || priority[0] > '3' ||
-                            priority[1])
+                            entry_field(j, "PRIORITY", &priority) < 0 || priority[0] < '0' ||
+                            priority[0] > '3' || priority[1])
                                 continue;
                         r = entry_field(j, "MESSAGE", ret);
                         goto finish;

@@ -349,16 +349,17 @@ static int show_vm(sd_bus *bus, const char *name, sd_json_variant **json_array) 
         if (json_array) {
                 if (has_state && asprintf(&path, "%s/%s/%s", VM_STATE_DIR, name, VM_SUSPEND_FILE) < 0)
                         return log_oom();
-                r = sd_json_buildo(&row, SD_JSON_BUILD_PAIR_STRING("name", name),
-                                   SD_JSON_BUILD_PAIR_STRING("unit", active),
-                                   SD_JSON_BUILD_PAIR_CONDITION(!!d, "vm", SD_JSON_BUILD_VARIANT(d)),
-                                   SD_JSON_BUILD_PAIR_CONDITION(
-                                           has_state, "suspended",
-                                           SD_JSON_BUILD_OBJECT(
-                                                   SD_JSON_BUILD_PAIR_STRING("path", path),
-                                                   SD_JSON_BUILD_PAIR_UNSIGNED("bytes", (uint64_t) st.st_blocks * 512),
-                                                   SD_JSON_BUILD_PAIR_UNSIGNED("size", (uint64_t) st.st_size),
-                                                   SD_JSON_BUILD_PAIR_UNSIGNED("savedUSec", mtime_usec(&st)))));
+                r = sd_json_buildo(
+                        &row, SD_JSON_BUILD_PAIR_STRING("name", name),
+                        SD_JSON_BUILD_PAIR_STRING("unit", active),
+                        SD_JSON_BUILD_PAIR_CONDITION(!!d, "vm", SD_JSON_BUILD_VARIANT(d)),
+                        SD_JSON_BUILD_PAIR_CONDITION(
+                                has_state, "suspended",
+                                SD_JSON_BUILD_OBJECT(
+                                        SD_JSON_BUILD_PAIR_STRING("path", path),
+                                        SD_JSON_BUILD_PAIR_UNSIGNED("bytes", (uint64_t) st.st_blocks * 512),
+                                        SD_JSON_BUILD_PAIR_UNSIGNED("size", (uint64_t) st.st_size),
+                                        SD_JSON_BUILD_PAIR_UNSIGNED("savedUSec", mtime_usec(&st)))));
                 if (r >= 0)
                         r = sd_json_variant_append_array(json_array, row);
                 return r < 0 ? log_oom() : 0;
@@ -488,13 +489,15 @@ static int refuse_suspended(const char *name, const char *file, const struct sta
         char what[64];
 
         if (file_st->st_dev == state_st->st_dev && file_st->st_ino == state_st->st_ino)
-                return log_error_errno(EEXIST, "%s is the suspended state of VM '%s': 'vmctl start %s' resumes it.",
+                return log_error_errno(EEXIST,
+                                       "%s is the suspended state of VM '%s': 'vmctl start %s' resumes it.",
                                        file, name, name),
                        1;
-        return log_error_errno(EEXIST,
-                               "VM '%s' has a suspended state of its own (%s/%s/%s, %s), which 'vmctl start %s' "
-                               "resumes; remove it first to restore another.",
-                               name, VM_STATE_DIR, name, VM_SUSPEND_FILE, format_suspended(what, state_st), name),
+        return log_error_errno(
+                       EEXIST,
+                       "VM '%s' has a suspended state of its own (%s/%s/%s, %s), which 'vmctl start %s' "
+                       "resumes; remove it first to restore another.",
+                       name, VM_STATE_DIR, name, VM_SUSPEND_FILE, format_suspended(what, state_st), name),
                1;
 }
 
@@ -506,7 +509,8 @@ static void copy_progress(uint64_t done, uint64_t total, void *userdata) {
         if (pct == *last)
                 return;
         *last = pct;
-        fprintf(stderr, "\rCopying the state (%s): %3u%%%s", format_bytes(size, total), pct, done >= total ? "\n" : "");
+        fprintf(stderr, "\rCopying the state (%s): %3u%%%s", format_bytes(size, total), pct,
+                done >= total ? "\n" : "");
 }
 
 /* restore NAME FILE: vmm opens no path of ours and must not gain one, so vmctl, as the caller, checks
@@ -551,7 +555,8 @@ static int verb_restore(int argc, char *argv[]) {
         if (r < 0)
                 return log_error_errno(r, "Failed to get the state of %s: %m", unit), 1;
         if (strcmp(active, "inactive") != 0 && strcmp(active, "failed") != 0)
-                return log_error_errno(EBUSY, "VM '%s' is %s: only a stopped VM can be restored (vmctl stop %s, or "
+                return log_error_errno(EBUSY,
+                                       "VM '%s' is %s: only a stopped VM can be restored (vmctl stop %s, or "
                                        "vmctl save --stop %s, first).",
                                        name, active, name, name),
                        1;
@@ -573,11 +578,13 @@ static int verb_restore(int argc, char *argv[]) {
         r = bus_unit_job(bus, "StartUnit", unit, &result);
         if (r >= 0) {
                 /* A VM that someone else started meanwhile is running, but not from our copy. */
-                if (fstatat(dir, VM_SUSPEND_FILE, &cur, AT_SYMLINK_NOFOLLOW) >= 0 && cur.st_dev == copy.st_dev &&
-                    cur.st_ino == copy.st_ino) {
+                if (fstatat(dir, VM_SUSPEND_FILE, &cur, AT_SYMLINK_NOFOLLOW) >= 0 &&
+                    cur.st_dev == copy.st_dev && cur.st_ino == copy.st_ino) {
                         if (unlinkat(dir, VM_SUSPEND_FILE, 0) >= 0)
                                 (void) fsync(dir);
-                        return log_error_errno(EBUSY, "VM '%s' was started meanwhile, not from %s.", name, file), 1;
+                        return log_error_errno(EBUSY, "VM '%s' was started meanwhile, not from %s.", name,
+                                               file),
+                               1;
                 }
                 printf("VM '%s' restored from %s.\n", name, file);
                 return 0;
@@ -591,7 +598,8 @@ static int verb_restore(int argc, char *argv[]) {
         r = journal_vm_error(name, since, 5 * 1000000U, &reason);
         if (r >= 0)
                 return log_error_errno(EIO, "VM '%s' was not restored from %s: %s", name, file, reason), 1;
-        return log_error_errno(EIO, "VM '%s' was not restored from %s: its start ended with result '%s'; see "
+        return log_error_errno(EIO,
+                               "VM '%s' was not restored from %s: its start ended with result '%s'; see "
                                "'journalctl -u %s'.",
                                name, file, result, unit),
                1;
@@ -717,7 +725,8 @@ static int verb_vm(int argc, char *argv[]) {
                         r = vm_call(argv[1], map[i].method, NULL, describe ? print_describe : NULL);
                         /* A stopped VM has nothing to describe but what its next start resumes. */
                         if (describe && r == VMCTL_EXIT_NOT_RUNNING && vm_suspended(argv[1], &st))
-                                log_info("VM '%s' has a suspended state (%s), which 'vmctl start %s' resumes.",
+                                log_info("VM '%s' has a suspended state (%s), which 'vmctl start %s' "
+                                         "resumes.",
                                          argv[1], format_suspended(what, &st), argv[1]);
                         return r;
                 }

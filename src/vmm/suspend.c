@@ -182,8 +182,8 @@ static void remove_stale_temporaries(int dir) {
                 return;
         fd = -EBADF; /* the DIR has it */
         while ((de = readdir(d)))
-                if (strncmp(de->d_name, prefix, strlen(prefix)) == 0 && strlen(de->d_name) == strlen(prefix) + 8 &&
-                    unlinkat(dirfd(d), de->d_name, 0) >= 0)
+                if (strncmp(de->d_name, prefix, strlen(prefix)) == 0 &&
+                    strlen(de->d_name) == strlen(prefix) + 8 && unlinkat(dirfd(d), de->d_name, 0) >= 0)
                         log_info("Removed %s, left by a save that did not finish.", de->d_name);
         (void) closedir(d);
 }

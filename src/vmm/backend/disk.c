@@ -143,8 +143,7 @@ int disk_new(int fd, const DiskParams *p, Disk **ret) {
         d->size = size;
 
         if (!d->read_only)
-                d->can_discard =
-                        d->block_device ? block_device_can_discard(&st) : file_can_discard(fd);
+                d->can_discard = d->block_device ? block_device_can_discard(&st) : file_can_discard(fd);
 
         d->fd = TAKE_FD(owned);
         *ret = TAKE_PTR(d);
