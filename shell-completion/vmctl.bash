@@ -1,7 +1,7 @@
 # bash completion for vmctl(1): commands, then VM names from /etc/vms (or config files for validate).
 _vmctl() {
         local cur=${COMP_WORDS[COMP_CWORD]} verb="" i
-        local verbs="list status start stop restart describe inspect pause resume poweroff reboot kill save events console validate"
+        local verbs="list status start stop restart describe inspect pause resume poweroff reboot kill save restore events console validate"
         for ((i = 1; i < COMP_CWORD; i++)); do
                 [[ ${COMP_WORDS[i]} != -* ]] && { verb=${COMP_WORDS[i]}; break; }
         done
@@ -13,7 +13,7 @@ _vmctl() {
                 local names=(/etc/vms/*.conf)
                 names=("${names[@]##*/}")
                 mapfile -t COMPREPLY < <(compgen -W "${names[*]%.conf}" -- "$cur")
-        elif [[ $verb == save ]]; then
+        elif [[ $verb == save || $verb == restore ]]; then
                 mapfile -t COMPREPLY < <(compgen -f -- "$cur")
         elif [[ $verb == inspect ]]; then
                 mapfile -t COMPREPLY < <(compgen -W "vcpus memory devices" -- "$cur")

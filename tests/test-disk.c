@@ -228,10 +228,21 @@ static void test_new(void **state) {
         char path[sizeof dir + 32];
         int fd;
 
+        struct stat before, after;
+
         make_image(image, MIB);
+        /* An old modification time, which anything that touched the image would move visibly. */
+        assert_int_equal(
+                utimensat(AT_FDCWD, image, (struct timespec[2]){{0, UTIME_OMIT}, {1000000000, 123}}, 0), 0);
+        assert_int_equal(stat(image, &before), 0);
         fd = open(image, O_RDWR | O_CLOEXEC | O_NONBLOCK);
         assert_true(fd >= 0);
         d = new_ok(fd, false);
+        /* Opening changes nothing of the image, its modification time included: a suspended VM's state
+         * compares it. */
+        assert_int_equal(stat(image, &after), 0);
+        assert_int_equal(after.st_mtim.tv_sec, before.st_mtim.tv_sec);
+        assert_int_equal(after.st_mtim.tv_nsec, before.st_mtim.tv_nsec);
         assert_int_equal(d->fd, fd);
         assert_true(d->size == MIB);
         assert_false(d->read_only);

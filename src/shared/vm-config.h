@@ -59,6 +59,9 @@
 #define VM_GROUP_NAME_MAX  31
 
 #define VM_CONFIG_DIR "/etc/vms"
+/* StateDirectory=vms/NAME of vm@.service, and the suspended VM in it that the next start resumes. */
+#define VM_STATE_DIR    "/var/lib/vms"
+#define VM_SUSPEND_FILE "suspend.vmstate"
 
 #define VM_CPU_QUOTA_MIN       1 /* percent of one CPU */
 #define VM_CPU_QUOTA_MAX       (100 * 1024)

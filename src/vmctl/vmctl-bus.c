@@ -27,7 +27,7 @@ static int on_job_removed(sd_bus_message *m, void *userdata, sd_bus_error *error
         return 0;
 }
 
-int bus_unit_job(sd_bus *bus, const char *method, const char *unit) {
+int bus_unit_job(sd_bus *bus, const char *method, const char *unit, char **ret_result) {
         _cleanup_(sd_bus_slot_unrefp) sd_bus_slot *slot = NULL;
         _cleanup_(sd_bus_message_unrefp) sd_bus_message *reply = NULL;
         sd_bus_error error = SD_BUS_ERROR_NULL;
@@ -69,7 +69,10 @@ int bus_unit_job(sd_bus *bus, const char *method, const char *unit) {
         }
         if (r < 0)
                 r = log_error_errno(r, "Lost track of the job for %s: %m", unit);
-        else if (strcmp(w.result, "done") != 0)
+        else if (strcmp(w.result, "done") != 0 && ret_result) {
+                *ret_result = TAKE_PTR(w.result);
+                r = -EIO;
+        } else if (strcmp(w.result, "done") != 0)
                 r = log_error_errno(EIO, "Job for %s ended with result '%s'; see 'journalctl -u %s'.", unit,
                                     w.result, unit);
         else

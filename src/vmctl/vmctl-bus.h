@@ -6,7 +6,8 @@
 #include <systemd/sd-bus.h>
 
 /* Runs Manager.METHOD (StartUnit, StopUnit, RestartUnit) on unit and waits for its job to finish.
- * Logs and returns -EIO if the job did not end in "done". */
-int bus_unit_job(sd_bus *bus, const char *method, const char *unit);
+ * Returns -EIO if the job did not end in "done": with ret_result NULL, after logging that; else
+ * without, and *ret_result is the job's result ("failed", "timeout", ...) for the caller to explain. */
+int bus_unit_job(sd_bus *bus, const char *method, const char *unit, char **ret_result);
 /* ActiveState of unit ("inactive" for a unit systemd has not loaded). */
 int bus_unit_active_state(sd_bus *bus, const char *unit, char **ret);

@@ -7,18 +7,23 @@
 #include <fcntl.h>
 #include <getopt.h>
 #include <inttypes.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <systemd/sd-json.h>
 #include <systemd/sd-varlink.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "log.h"
 #include "parse-util.h"
+#include "snapshot/snapshot.h"
 #include "vm-config.h"
 #include "vmctl-bus.h"
 #include "vmctl-console.h"
+#include "vmctl-restore.h"
 
 static bool arg_json;
 static bool arg_stop;
@@ -29,7 +34,8 @@ static void help(void) {
                "Commands:\n"
                "  validate FILE...    Check VM configuration files; print every error with its\n"
                "                      file, line and key (the same lines sdvm-generator logs)\n"
-               "  list                Every VM in /etc/vms with its unit state and live state\n"
+               "  list                Every VM in /etc/vms with its unit state, live state and\n"
+               "                      suspended state, if any\n"
                "  status NAME         The same for one VM\n"
                "  start|stop|restart NAME\n"
                "                      Start, stop (ACPI power button) or restart vm@NAME.service\n"
@@ -44,6 +50,8 @@ static void help(void) {
                "  save NAME [FILE]    Save the VM's state (to FILE, which vmctl opens and hands\n"
                "                      over, else to its state directory) and let it run on; with\n"
                "                      --stop suspend it: the next start resumes it\n"
+               "  restore NAME FILE   Start a stopped VM from the state in FILE (vmctl checks it and\n"
+               "                      copies it into the VM's state directory; FILE stays as it is)\n"
                "  events NAME         Follow the VM's state changes, one line each, until it stops\n"
                "  console NAME        Attach to the serial console; Ctrl-] three times within 1 s\n"
                "                      detaches\n\n"
@@ -248,6 +256,71 @@ static sd_json_variant *vm_describe_quiet(const char *name) {
         return sd_json_variant_ref(reply);
 }
 
+/* "66.0M": a size for people, to a tenth of its unit. */
+#define FORMAT_HUMAN_MAX 24
+static const char *format_bytes(char buf[static FORMAT_HUMAN_MAX], uint64_t bytes) {
+        static const char units[] = "KMGTPE";
+        double v = (double) bytes;
+        int i = -1;
+
+        if (bytes < 1024) {
+                (void) snprintf(buf, FORMAT_HUMAN_MAX, "%" PRIu64 "B", bytes);
+                return buf;
+        }
+        while (v >= 1024 && i < 5) {
+                v /= 1024;
+                i++;
+        }
+        (void) snprintf(buf, FORMAT_HUMAN_MAX, "%.1f%c", v, units[i]);
+        return buf;
+}
+
+/* "45s", "12min", "5h", "3d". */
+static const char *format_age(char buf[static FORMAT_HUMAN_MAX], uint64_t usec) {
+        uint64_t s = usec / 1000000U;
+
+        if (s < 120)
+                (void) snprintf(buf, FORMAT_HUMAN_MAX, "%" PRIu64 "s", s);
+        else if (s < 2 * 3600)
+                (void) snprintf(buf, FORMAT_HUMAN_MAX, "%" PRIu64 "min", s / 60);
+        else if (s < 2 * 86400)
+                (void) snprintf(buf, FORMAT_HUMAN_MAX, "%" PRIu64 "h", s / 3600);
+        else
+                (void) snprintf(buf, FORMAT_HUMAN_MAX, "%" PRIu64 "d", s / 86400);
+        return buf;
+}
+
+static uint64_t realtime_now_usec(void) {
+        struct timespec ts;
+
+        (void) clock_gettime(CLOCK_REALTIME, &ts);
+        return (uint64_t) ts.tv_sec * 1000000U + (uint64_t) ts.tv_nsec / 1000U;
+}
+
+static uint64_t mtime_usec(const struct stat *st) {
+        return (uint64_t) st->st_mtim.tv_sec * 1000000U + (uint64_t) st->st_mtim.tv_nsec / 1000U;
+}
+
+/* The suspended state the next start of VM name resumes, if there is one: false also when it cannot
+ * be looked at (only root may: with DynamicUser= the state directory is in /var/lib/private). */
+static bool vm_suspended(const char *name, struct stat *ret) {
+        _cleanup_free_ char *path = NULL;
+
+        if (asprintf(&path, "%s/%s/%s", VM_STATE_DIR, name, VM_SUSPEND_FILE) < 0)
+                return false;
+        return stat(path, ret) >= 0 && S_ISREG(ret->st_mode);
+}
+
+/* "66.0M, saved 3min ago": what the file takes on disk (it is sparse) and its age. */
+static const char *format_suspended(char buf[static 64], const struct stat *st) {
+        char size[FORMAT_HUMAN_MAX], age[FORMAT_HUMAN_MAX];
+        uint64_t now = realtime_now_usec(), t = mtime_usec(st);
+
+        (void) snprintf(buf, 64, "%s, saved %s ago", format_bytes(size, (uint64_t) st->st_blocks * 512),
+                        format_age(age, now > t ? now - t : 0));
+        return buf;
+}
+
 static int open_system_bus(sd_bus **ret) {
         int r = sd_bus_open_system(ret);
         if (r < 0)
@@ -255,11 +328,14 @@ static int open_system_bus(sd_bus **ret) {
         return 0;
 }
 
-/* One row of list/status: unit state from systemd, live state from the VM itself. */
+/* One row of list/status: unit state from systemd, live state from the VM itself, and the suspended
+ * state its next start resumes, from its state directory. */
 static int show_vm(sd_bus *bus, const char *name, sd_json_variant **json_array) {
         _cleanup_(sd_json_variant_unrefp) sd_json_variant *d = NULL, *row = NULL;
-        _cleanup_free_ char *unit = NULL, *active = NULL;
-        char mem[FORMAT_SIZE_MAX], cpus[16];
+        _cleanup_free_ char *unit = NULL, *active = NULL, *path = NULL;
+        char mem[FORMAT_SIZE_MAX], cpus[16], suspended[64];
+        struct stat st;
+        bool has_state;
         int r;
 
         if (asprintf(&unit, "vm@%s.service", name) < 0)
@@ -269,19 +345,31 @@ static int show_vm(sd_bus *bus, const char *name, sd_json_variant **json_array) 
                 return log_error_errno(r, "Failed to get the state of %s: %m", unit);
         if (strcmp(active, "inactive") != 0)
                 d = vm_describe_quiet(name);
+        has_state = vm_suspended(name, &st);
         if (json_array) {
-                r = sd_json_buildo(&row, SD_JSON_BUILD_PAIR_STRING("name", name),
-                                   SD_JSON_BUILD_PAIR_STRING("unit", active),
-                                   SD_JSON_BUILD_PAIR_CONDITION(!!d, "vm", SD_JSON_BUILD_VARIANT(d)));
+                if (has_state && asprintf(&path, "%s/%s/%s", VM_STATE_DIR, name, VM_SUSPEND_FILE) < 0)
+                        return log_oom();
+                r = sd_json_buildo(
+                        &row, SD_JSON_BUILD_PAIR_STRING("name", name),
+                        SD_JSON_BUILD_PAIR_STRING("unit", active),
+                        SD_JSON_BUILD_PAIR_CONDITION(!!d, "vm", SD_JSON_BUILD_VARIANT(d)),
+                        SD_JSON_BUILD_PAIR_CONDITION(
+                                has_state, "suspended",
+                                SD_JSON_BUILD_OBJECT(
+                                        SD_JSON_BUILD_PAIR_STRING("path", path),
+                                        SD_JSON_BUILD_PAIR_UNSIGNED("bytes", (uint64_t) st.st_blocks * 512),
+                                        SD_JSON_BUILD_PAIR_UNSIGNED("size", (uint64_t) st.st_size),
+                                        SD_JSON_BUILD_PAIR_UNSIGNED("savedUSec", mtime_usec(&st)))));
                 if (r >= 0)
                         r = sd_json_variant_append_array(json_array, row);
                 return r < 0 ? log_oom() : 0;
         }
         if (d)
                 snprintf(cpus, sizeof cpus, "%" PRIu64, sd_json_variant_unsigned(sd_json_variant_by_key(d, "vcpus")));
-        printf("%-20s %-12s %-14s %5s %8s\n", name, active,
+        printf("%-20s %-12s %-14s %5s %8s %s\n", name, active,
                d ? sd_json_variant_string(sd_json_variant_by_key(d, "state")) : "-", d ? cpus : "-",
-               d ? format_size(mem, sd_json_variant_unsigned(sd_json_variant_by_key(d, "memory"))) : "-");
+               d ? format_size(mem, sd_json_variant_unsigned(sd_json_variant_by_key(d, "memory"))) : "-",
+               has_state ? format_suspended(suspended, &st) : "-");
         return 0;
 }
 
@@ -335,7 +423,8 @@ static int verb_list(int argc, char *argv[]) {
                 if (names)
                         qsort(names, n, sizeof *names, compare_strings);
                 if (!arg_json && r >= 0)
-                        printf("%-20s %-12s %-14s %5s %8s\n", "NAME", "UNIT", "VM", "CPUS", "MEMORY");
+                        printf("%-20s %-12s %-14s %5s %8s %s\n", "NAME", "UNIT", "VM", "CPUS", "MEMORY",
+                               "SUSPENDED");
                 for (size_t i = 0; i < n && r >= 0; i++)
                         r = show_vm(bus, names[i], arg_json ? &array : NULL);
                 for (size_t i = 0; i < n; i++)
@@ -364,7 +453,156 @@ static int verb_job(int argc, char *argv[]) {
                 return log_oom(), 1;
         if (open_system_bus(&bus) < 0)
                 return 1;
-        return bus_unit_job(bus, method, unit) < 0 ? 1 : 0;
+        return bus_unit_job(bus, method, unit, NULL) < 0 ? 1 : 0;
+}
+
+/* The VM's state directory, where vmm looks for the state to resume. With DynamicUser= systemd keeps it
+ * in /var/lib/private/vms/NAME, owned by the VM's user, and /var/lib/vms/NAME links there. A VM that
+ * never ran has none: a directory of root's then, which systemd moves there and gives to the VM's user
+ * (contents included) when the unit starts. */
+static int open_state_dir(const char *name, int *ret_fd, struct stat *ret_st) {
+        _cleanup_free_ char *path = NULL;
+        _cleanup_close_ int fd = -EBADF;
+
+        if (asprintf(&path, "%s/%s", VM_STATE_DIR, name) < 0)
+                return log_oom();
+        fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        if (fd < 0 && errno == ENOENT) {
+                if (mkdir(VM_STATE_DIR, 0755) < 0 && errno != EEXIST)
+                        return log_error_errno(errno, "Failed to create %s: %m", VM_STATE_DIR);
+                if (mkdir(path, 0700) < 0 && errno != EEXIST)
+                        return log_error_errno(errno, "Failed to create the state directory %s: %m", path);
+                fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        }
+        if (fd < 0)
+                return log_error_errno(errno, "Failed to open the state directory %s%s: %m", path,
+                                       errno == EACCES ? " (only root may restore a VM)" : "");
+        if (fstat(fd, ret_st) < 0)
+                return log_error_errno(errno, "Failed to stat %s: %m", path);
+        *ret_fd = TAKE_FD(fd);
+        return 0;
+}
+
+/* Never replaced: a suspended state that restore would overwrite is a VM's memory lost. */
+static int refuse_suspended(const char *name, const char *file, const struct stat *file_st,
+                            const struct stat *state_st) {
+        char what[64];
+
+        if (file_st->st_dev == state_st->st_dev && file_st->st_ino == state_st->st_ino)
+                return log_error_errno(EEXIST,
+                                       "%s is the suspended state of VM '%s': 'vmctl start %s' resumes it.",
+                                       file, name, name),
+                       1;
+        return log_error_errno(
+                       EEXIST,
+                       "VM '%s' has a suspended state of its own (%s/%s/%s, %s), which 'vmctl start %s' "
+                       "resumes; remove it first to restore another.",
+                       name, VM_STATE_DIR, name, VM_SUSPEND_FILE, format_suspended(what, state_st), name),
+               1;
+}
+
+/* A percentage on a terminal, for a copy that takes a while. */
+static void copy_progress(uint64_t done, uint64_t total, void *userdata) {
+        unsigned *last = userdata, pct = total ? (unsigned) (done * 100 / total) : 100;
+        char size[FORMAT_HUMAN_MAX];
+
+        if (pct == *last)
+                return;
+        *last = pct;
+        fprintf(stderr, "\rCopying the state (%s): %3u%%%s", format_bytes(size, total), pct,
+                done >= total ? "\n" : "");
+}
+
+/* restore NAME FILE: vmm opens no path of ours and must not gain one, so vmctl, as the caller, checks
+ * FILE and puts a copy where vmm looks at its start, its state directory, then starts the unit. A copy,
+ * not a link: vmm reads the file while the caller may go on changing theirs. */
+static int verb_restore(int argc, char *argv[]) {
+        _cleanup_(sd_bus_flush_close_unrefp) sd_bus *bus = NULL;
+        _cleanup_(snapshot_freep) Snapshot *s = NULL;
+        _cleanup_close_ int fd = -EBADF, dir = -EBADF;
+        _cleanup_free_ char *unit = NULL, *active = NULL, *result = NULL, *reason = NULL;
+        struct stat st, dir_st, copy, cur;
+        unsigned last = UINT_MAX;
+        const char *name, *file;
+        uint64_t since;
+        int r;
+
+        if (argc != 3)
+                return log_error_errno(EINVAL, "restore takes NAME and FILE."), 2;
+        name = argv[1], file = argv[2];
+        if (!vm_name_is_valid(name))
+                return log_error_errno(EINVAL, "'%s' is not a valid VM name.", name), 2;
+        fd = open(file, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+        if (fd < 0)
+                return log_error_errno(errno, "Failed to open %s: %m", file), 1;
+        if (fstat(fd, &st) < 0)
+                return log_error_errno(errno, "Failed to stat %s: %m", file), 1;
+        /* The whole metadata (magic, version, framing, checksum, identity), with the loader vmm uses:
+         * what is wrong with the file is said here, before anything is copied or started. Guest RAM is
+         * checked as vmm reads it, extent by extent. */
+        if (snapshot_open(fd, file, &s) < 0)
+                return 1;
+        if (strcmp(snapshot_identity(s)->name, name) != 0)
+                return log_error_errno(EINVAL, "State file %s is of VM '%s', not '%s'.", file,
+                                       snapshot_identity(s)->name, name),
+                       1;
+
+        if (asprintf(&unit, "vm@%s.service", name) < 0)
+                return log_oom(), 1;
+        if (open_system_bus(&bus) < 0)
+                return 1;
+        r = bus_unit_active_state(bus, unit, &active);
+        if (r < 0)
+                return log_error_errno(r, "Failed to get the state of %s: %m", unit), 1;
+        if (strcmp(active, "inactive") != 0 && strcmp(active, "failed") != 0)
+                return log_error_errno(EBUSY,
+                                       "VM '%s' is %s: only a stopped VM can be restored (vmctl stop %s, or "
+                                       "vmctl save --stop %s, first).",
+                                       name, active, name, name),
+                       1;
+        if (open_state_dir(name, &dir, &dir_st) < 0)
+                return 1;
+        if (fstatat(dir, VM_SUSPEND_FILE, &cur, AT_SYMLINK_NOFOLLOW) >= 0)
+                return refuse_suspended(name, file, &st, &cur);
+        r = state_file_copy(fd, dir, VM_SUSPEND_FILE, dir_st.st_uid, dir_st.st_gid, file,
+                            isatty(STDERR_FILENO) && (uint64_t) st.st_blocks * 512 >= (UINT64_C(64) << 20)
+                                    ? copy_progress
+                                    : NULL,
+                            &last, &copy);
+        if (r == -EEXIST && fstatat(dir, VM_SUSPEND_FILE, &cur, AT_SYMLINK_NOFOLLOW) >= 0)
+                return refuse_suspended(name, file, &st, &cur);
+        if (r < 0)
+                return 1;
+
+        since = realtime_now_usec();
+        r = bus_unit_job(bus, "StartUnit", unit, &result);
+        if (r >= 0) {
+                /* A VM that someone else started meanwhile is running, but not from our copy. */
+                if (fstatat(dir, VM_SUSPEND_FILE, &cur, AT_SYMLINK_NOFOLLOW) >= 0 &&
+                    cur.st_dev == copy.st_dev && cur.st_ino == copy.st_ino) {
+                        if (unlinkat(dir, VM_SUSPEND_FILE, 0) >= 0)
+                                (void) fsync(dir);
+                        return log_error_errno(EBUSY, "VM '%s' was started meanwhile, not from %s.", name,
+                                               file),
+                               1;
+                }
+                printf("VM '%s' restored from %s.\n", name, file);
+                return 0;
+        }
+        if (!result)
+                return 1; /* logged; the job's end is unknown, so vmm may be reading the copy yet */
+        /* vmm refused or failed: the copy goes, so that the next start boots as it would have. */
+        if (fstatat(dir, VM_SUSPEND_FILE, &cur, AT_SYMLINK_NOFOLLOW) >= 0 && cur.st_dev == copy.st_dev &&
+            cur.st_ino == copy.st_ino && unlinkat(dir, VM_SUSPEND_FILE, 0) >= 0)
+                (void) fsync(dir);
+        r = journal_vm_error(name, since, 5 * 1000000U, &reason);
+        if (r >= 0)
+                return log_error_errno(EIO, "VM '%s' was not restored from %s: %s", name, file, reason), 1;
+        return log_error_errno(EIO,
+                               "VM '%s' was not restored from %s: its start ended with result '%s'; see "
+                               "'journalctl -u %s'.",
+                               name, file, result, unit),
+               1;
 }
 
 typedef struct EventsState {
@@ -477,10 +715,20 @@ static int verb_vm(int argc, char *argv[]) {
         }
         for (size_t i = 0; i < ELEMENTSOF(map); i++)
                 if (strcmp(argv[0], map[i].verb) == 0) {
+                        bool describe = strcmp(argv[0], "describe") == 0;
+                        struct stat st;
+                        char what[64];
+                        int r;
+
                         if (argc != 2)
                                 return log_error_errno(EINVAL, "%s takes one VM NAME.", argv[0]), 2;
-                        return vm_call(argv[1], map[i].method, NULL,
-                                       strcmp(argv[0], "describe") == 0 ? print_describe : NULL);
+                        r = vm_call(argv[1], map[i].method, NULL, describe ? print_describe : NULL);
+                        /* A stopped VM has nothing to describe but what its next start resumes. */
+                        if (describe && r == VMCTL_EXIT_NOT_RUNNING && vm_suspended(argv[1], &st))
+                                log_info("VM '%s' has a suspended state (%s), which 'vmctl start %s' "
+                                         "resumes.",
+                                         argv[1], format_suspended(what, &st), argv[1]);
+                        return r;
                 }
         return log_error_errno(EINVAL, "Unknown command '%s' (try --help).", argv[0]), 2;
 }
@@ -527,6 +775,8 @@ int main(int argc, char *argv[]) {
                 return verb_console(argc - optind, argv + optind);
         if (strcmp(argv[optind], "save") == 0)
                 return verb_save(argc - optind, argv + optind);
+        if (strcmp(argv[optind], "restore") == 0)
+                return verb_restore(argc - optind, argv + optind);
         if (strcmp(argv[optind], "start") == 0 || strcmp(argv[optind], "stop") == 0 ||
             strcmp(argv[optind], "restart") == 0)
                 return verb_job(argc - optind, argv + optind);

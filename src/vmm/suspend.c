@@ -1,4 +1,5 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -38,7 +39,9 @@ static uint32_t host_tsc_khz(Vm *vm) {
         return r > 0 ? (uint32_t) r : 0;
 }
 
-/* The disks under the virtio-blk functions, in the tree's order (disk0, disk1, ...). */
+/* The disks under the virtio-blk functions, in the tree's order (disk0, disk1, ...). Nothing of vmm's
+ * setup changes an image (disk_new() does not touch it), so at a restore the times are still those the
+ * last run left. */
 static int identity_of(Vm *vm, const VmConfig *config, SnapshotIdentity *ret) {
         SnapshotIdentity id = { .memory = vm->mem->ram_size, .cpus = vm->n_vcpus, .tsc_khz = host_tsc_khz(vm) };
         struct stat st;
@@ -166,6 +169,25 @@ static int check_identity(Vm *vm, const VmConfig *config, const char *path, cons
         return 0;
 }
 
+/* A save killed between naming its temporary file and the rename leaves ".#suspend.vmstate.XXXXXXXX"
+ * behind (snapshot_write_at()); nothing reads it, and it may be as large as the VM's RAM. At the start,
+ * no save of ours runs: whatever is there is such a leftover. */
+static void remove_stale_temporaries(int dir) {
+        _cleanup_close_ int fd = fcntl(dir, F_DUPFD_CLOEXEC, 3);
+        const char *prefix = ".#" SUSPEND_FILE ".";
+        struct dirent *de;
+        DIR *d;
+
+        if (fd < 0 || !(d = fdopendir(fd)))
+                return;
+        fd = -EBADF; /* the DIR has it */
+        while ((de = readdir(d)))
+                if (strncmp(de->d_name, prefix, strlen(prefix)) == 0 &&
+                    strlen(de->d_name) == strlen(prefix) + 8 && unlinkat(dirfd(d), de->d_name, 0) >= 0)
+                        log_info("Removed %s, left by a save that did not finish.", de->d_name);
+        (void) closedir(d);
+}
+
 int suspend_restore(Vm *vm, const VmConfig *config) {
         _cleanup_(snapshot_freep) Snapshot *s = NULL;
         _cleanup_close_ int dir = -EBADF, fd = -EBADF;
@@ -177,6 +199,7 @@ int suspend_restore(Vm *vm, const VmConfig *config) {
 
         if (state_dir(dir_path, &dir) < 0)
                 return 0;
+        remove_stale_temporaries(dir);
         fd = openat(dir, SUSPEND_FILE, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
         if (fd < 0)
                 return errno == ENOENT ? 0 : log_error_errno(errno, "Failed to open the state file: %m");

@@ -14,7 +14,7 @@
 #include "core/vm.h"
 #include "vm-config.h"
 
-#define SUSPEND_FILE "suspend.vmstate"
+#define SUSPEND_FILE VM_SUSPEND_FILE
 
 typedef struct SuspendResult {
         char path[PATH_MAX + 32]; /* "" when the caller's fd was written */

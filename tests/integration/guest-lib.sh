@@ -163,13 +163,6 @@ guest_wait() {
         done
 }
 
-# A Debian boot takes minutes in the nest, and meson prints nothing until a test ends, while
-# testbed/lib.sh takes 8 minutes of silence on L1's progress port (ttyS1) for a hang of the nest: say
-# that the test is alive there.
-heartbeat() {
-        [[ -f /src/.l1-entry && -w /dev/ttyS1 ]] && echo "  ($*)" >/dev/ttyS1 2>/dev/null || true
-}
-
 # since T0: seconds since date +%s.%N said T0; guest_elapsed: since guest_start.
 since() { awk -v a="$1" -v b="$(date +%s.%N)" 'BEGIN { printf "%.1f", b - a }'; }
 guest_elapsed() { since "$G_T0"; }

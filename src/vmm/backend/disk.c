@@ -10,6 +10,7 @@
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/stat.h>
+#include <sys/statfs.h>
 #include <sys/sysmacros.h>
 #include <unistd.h>
 
@@ -47,9 +48,28 @@ static bool block_device_can_discard(const struct stat *st) {
         return false;
 }
 
-/* Whether the file system can punch holes in the file: tried past its end, where it changes nothing. */
-static bool file_can_discard(int fd, uint64_t size) {
-        return fallocate(fd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, (off_t) size, SECTOR_SIZE) >= 0;
+/* Whether the file system punches holes, by its type. Not by trying: even a hole punched past the end,
+ * which frees nothing, moves the file's modification time (ext4, tmpfs), and a suspended VM's state
+ * refuses a disk whose time moved since the save, so that trying at every start, a failed one too,
+ * would make every saved state of a VM with a disk unrestorable. These punch holes in every file
+ * (ext4 also in the block-mapped files of an ext3 layout); elsewhere the guest gets no discard. */
+static bool file_can_discard(int fd) {
+        static const int64_t types[] = {
+                0xEF53,     /* ext2/3/4 (the ext4 driver) */
+                0x58465342, /* XFS */
+                0x9123683E, /* btrfs */
+                0x01021994, /* tmpfs */
+                0xF2F52010, /* F2FS */
+                0xCA451A4E, /* bcachefs */
+        };
+        struct statfs sfs;
+
+        if (fstatfs(fd, &sfs) < 0)
+                return false;
+        for (size_t i = 0; i < ELEMENTSOF(types); i++)
+                if ((int64_t) sfs.f_type == types[i])
+                        return true;
+        return false;
 }
 
 int disk_open_path(const char *path, bool read_only, const char *label, int *ret_fd) {
@@ -123,8 +143,7 @@ int disk_new(int fd, const DiskParams *p, Disk **ret) {
         d->size = size;
 
         if (!d->read_only)
-                d->can_discard =
-                        d->block_device ? block_device_can_discard(&st) : file_can_discard(fd, size);
+                d->can_discard = d->block_device ? block_device_can_discard(&st) : file_can_discard(fd);
 
         d->fd = TAKE_FD(owned);
         *ret = TAKE_PTR(d);

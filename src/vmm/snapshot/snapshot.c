@@ -14,6 +14,7 @@
 #include "log.h"
 #include "snapshot/crc32c.h"
 #include "snapshot/snapshot.h"
+#include "test-hook.h"
 
 /* The layout, as snapshot.h describes it. */
 #define HEADER_SIZE      16U
@@ -384,6 +385,8 @@ static int write_contents(int fd, const SnapshotParams *p, const char *label, bo
                         done += c;
                         if (p->progress && (r = p->progress(done, total, p->userdata)) < 0)
                                 return bad(label, r, "writing stopped: %m");
+                        if (done - c < data_size / 2 && done >= data_size / 2)
+                                test_hook_stop("save-ram");
                 }
                 le_write(table + EXTENT_SIZE * i, 8, e->ram_offset);
                 le_write(table + EXTENT_SIZE * i + 8, 8, e->length);
@@ -472,6 +475,7 @@ int snapshot_write_at(int dir_fd, const char *name, const SnapshotParams *p) {
                 tmp_exists = true;
         }
 
+        test_hook_stop("save-early");
         r = write_contents(fd, p, label, false);
         if (r >= 0 && !tmp_exists) {
                 r = link_tmpfile(fd, dir_fd, name, tmp);
@@ -479,6 +483,8 @@ int snapshot_write_at(int dir_fd, const char *name, const SnapshotParams *p) {
                         (void) bad(label, r, "cannot link the new file: %m");
                 tmp_exists = r >= 0;
         }
+        if (r >= 0)
+                test_hook_stop("save-rename");
         if (r >= 0 && renameat(dir_fd, tmp, dir_fd, name) < 0)
                 r = bad(label, errno, "cannot rename the new file into place: %m");
         if (r < 0) {
