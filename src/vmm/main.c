@@ -19,6 +19,7 @@
 #include <unistd.h>
 
 #include "assemble.h"
+#include "sandbox.h"
 #include "suspend.h"
 #include "core/thread.h"
 #include "console/console.h"
@@ -39,6 +40,7 @@ enum {
 
 static const char *arg_config;
 static const char *arg_name;
+static SandboxAction arg_seccomp = SANDBOX_KILL;
 
 typedef struct Context {
         Vm *vm;
@@ -62,6 +64,8 @@ static void help(void) {
                "     --version        Show the version\n"
                "  -c --config=FILE    The VM's configuration file (e.g. /etc/vms/web.conf)\n"
                "     --name=NAME      The VM's name (default: from the file name)\n"
+               "     --seccomp=MODE   What a system call outside vmm's seccomp filters does: kill\n"
+               "                      (the default) or log (debugging; $SDVM_SECCOMP likewise)\n"
                "  -v --verbose        Log debug messages\n\n"
                "Signals: SIGTERM and SIGRTMIN+4 press the ACPI power button; SIGINT resets the guest\n"
                "(vmm exits with status %d so that its unit restarts it).\n"
@@ -72,17 +76,26 @@ static void help(void) {
 }
 
 static int parse_argv(int argc, char *argv[]) {
-        enum { ARG_VERSION = 0x100, ARG_NAME };
+        enum { ARG_VERSION = 0x100, ARG_NAME, ARG_SECCOMP };
         static const struct option options[] = {
                 { "help", no_argument, NULL, 'h' },
                 { "version", no_argument, NULL, ARG_VERSION },
                 { "config", required_argument, NULL, 'c' },
                 { "name", required_argument, NULL, ARG_NAME },
+                { "seccomp", required_argument, NULL, ARG_SECCOMP },
                 { "verbose", no_argument, NULL, 'v' },
                 {},
         };
+        const char *e;
         int c;
 
+        /* For a unit, whose command line is the unit's: Environment=SDVM_SECCOMP=log in a drop-in. */
+        e = getenv("SDVM_SECCOMP");
+        if (e && *e) {
+                arg_seccomp = sandbox_action_from_string(e);
+                if (arg_seccomp < 0)
+                        return log_error_invalid("Invalid $SDVM_SECCOMP='%s': use kill or log.", e);
+        }
         while ((c = getopt_long(argc, argv, "hc:v", options, NULL)) >= 0)
                 switch (c) {
                 case 'h':
@@ -99,6 +112,11 @@ static int parse_argv(int argc, char *argv[]) {
                                 return log_error_invalid("Invalid VM name '%s': use 1-64 of A-Z a-z 0-9 _ . -",
                                                          optarg);
                         arg_name = optarg;
+                        break;
+                case ARG_SECCOMP:
+                        arg_seccomp = sandbox_action_from_string(optarg);
+                        if (arg_seccomp < 0)
+                                return log_error_invalid("Invalid --seccomp=%s: use kill or log.", optarg);
                         break;
                 case 'v':
                         log_set_max_level(LOG_DEBUG);
@@ -484,6 +502,11 @@ static int run(int argc, char *argv[]) {
         log_info("Starting VM '%s': %u vCPUs, %llu MiB, kernel %s", config->name, config->cpus,
                  (unsigned long long) (config->memory >> 20), config->kernel);
 
+        /* Every thread vmm starts confines itself (sandbox.h): the I/O threads in vmm_assemble(), the vCPUs
+         * below, then the main thread. */
+        if (arg_seccomp == SANDBOX_LOG)
+                log_warning("--seccomp=log: system calls outside the filters are logged, not refused.");
+        sandbox_setup(&(SandboxParams) { .action = arg_seccomp, .vm_fd = -EBADF });
         int disk_fds[VM_DISKS_MAX];
         collect_disk_fds(config, disk_fds);
         r = vmm_assemble(config, disk_fds, start, &vm, &board);
@@ -491,6 +514,7 @@ static int run(int argc, char *argv[]) {
                 safe_close(disk_fds[i]);
         if (r < 0)
                 return VMM_EXIT_FAILURE;
+        sandbox_setup(&(SandboxParams) { .action = arg_seccomp, .vm_fd = vm->fd }); /* now there is a VM */
         r = drop_capabilities();
         if (r < 0)
                 return VMM_EXIT_FAILURE;
@@ -547,10 +571,14 @@ static int run(int argc, char *argv[]) {
         log_debug("Control socket: %s.", varlink_server_is_listening(varlink) ? "io.sdvm.VM" : "none passed");
         (void) setup_terminal(&ctx);
 
-        /* The main thread's sandbox goes on before the first KVM_RUN, as each new thread's does before
-         * it runs (core/thread.h); none is set yet. */
         /* A VM suspended by its last stop (OnStop=save, vmctl save --stop) comes back instead of booting. */
         r = suspend_restore(vm, config);
+        if (r < 0)
+                return VMM_EXIT_FAILURE;
+        /* The vCPU threads start held, each with its own filter; then the main thread confines itself,
+         * after the last thread it starts (a later thread would carry the main filter too) and before
+         * the first KVM_RUN. */
+        r = vm_spawn_vcpus(vm);
         if (r < 0)
                 return VMM_EXIT_FAILURE;
         r = thread_enter_main();

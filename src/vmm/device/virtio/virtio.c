@@ -313,7 +313,7 @@ int virtio_device_start_thread(VirtioDevice *d) {
         /* Named after the device ("io-disk0"), with the device-I/O role's signals and sandbox. */
         char name[16];
         (void) snprintf(name, sizeof name, "io-%s", d->id);
-        r = thread_spawn(THREAD_ROLE_DEVICE_IO, name, io_thread, d, &d->thread);
+        r = thread_spawn(THREAD_ROLE_DEVICE_IO, name, -EBADF, io_thread, d, &d->thread);
         if (r < 0) {
                 pthread_mutex_lock(&d->lock);
                 d->thread_running = false;
