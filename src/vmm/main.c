@@ -5,6 +5,7 @@
 #include <errno.h>
 #include <getopt.h>
 #include <grp.h>
+#include <limits.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -21,6 +22,7 @@
 #include "assemble.h"
 #include "sandbox.h"
 #include "suspend.h"
+#include "core/test-trigger.h"
 #include "core/thread.h"
 #include "console/console.h"
 #include "log.h"
@@ -331,6 +333,34 @@ static void collect_disk_fds(const VmConfig *config, int fds[static VM_DISKS_MAX
         free(names);
 }
 
+#if SDVM_TEST_TRIGGERS
+/* Test-only (core/test-trigger.h): $SDVM_TEST_TRIGGER, or a file "test-trigger" in the state directory
+ * holding the same word, which is removed first so that the restarted vmm runs clean. */
+static void arm_test_trigger(void) {
+        const char *e = getenv("SDVM_TEST_TRIGGER"), *dir = getenv("STATE_DIRECTORY");
+        char path[PATH_MAX], word[16] = "";
+        TestTrigger t;
+
+        if (!e && dir) {
+                _cleanup_fclose_ FILE *f = NULL;
+                (void) snprintf(path, sizeof path, "%.*s/test-trigger", (int) strcspn(dir, ":"), dir);
+                f = fopen(path, "re");
+                if (!f)
+                        return;
+                if (fscanf(f, "%15s", word) != 1 || unlink(path) < 0)
+                        return (void) log_warning_errno(errno, "Test trigger: cannot take %s: %m", path);
+                e = word;
+        }
+        if (!e)
+                return;
+        t = test_trigger_from_string(e);
+        if (t < 0)
+                return (void) log_warning("Test trigger: unknown trigger '%s'; ignoring it.", e);
+        log_warning("Test trigger armed: a %s thread will make a forbidden call.", t == TEST_TRIGGER_VCPU ? "vCPU" : "device I/O");
+        test_trigger_arm(t);
+}
+#endif
+
 /* Once the devices exist, nothing vmm does needs a privilege: drop them all, ambient and bounding set
  * included, before guest code runs. (Under vm@.service only VMs with [Network] have one,
  * CAP_NET_ADMIN for their taps; by hand as root, all of them.) */
@@ -507,6 +537,9 @@ static int run(int argc, char *argv[]) {
         if (arg_seccomp == SANDBOX_LOG)
                 log_warning("--seccomp=log: system calls outside the filters are logged, not refused.");
         sandbox_setup(&(SandboxParams) { .action = arg_seccomp, .vm_fd = -EBADF });
+#if SDVM_TEST_TRIGGERS
+        arm_test_trigger();
+#endif
         int disk_fds[VM_DISKS_MAX];
         collect_disk_fds(config, disk_fds);
         r = vmm_assemble(config, disk_fds, start, &vm, &board);

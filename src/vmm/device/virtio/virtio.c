@@ -8,6 +8,7 @@
 #include <sys/eventfd.h>
 #include <unistd.h>
 
+#include "core/test-trigger.h"
 #include "core/thread.h"
 #include "log.h"
 #include "device/virtio/virtio.h"
@@ -144,6 +145,8 @@ static void *io_thread(void *userdata) {
                 int r = dispatch(d, -1, true);
                 if (r == -ESHUTDOWN)
                         break;
+                if (r > 0)
+                        test_trigger_fire(TEST_TRIGGER_DEVICE);
                 if (r < 0 && r != -EINTR) {
                         log_error_errno(r, "Device %s: epoll_wait failed: %m", d->id);
                         break;
