@@ -184,6 +184,7 @@ static const IoctlRule ioctl_rules[] = {
 
         /* The main thread: Save reads the VM's and the vCPUs' state (a paused VM, so no vCPU is in
          * KVM_RUN); resume tells kvmclock; the terminal is restored at exit. */
+        { KVM_IRQFD, M, FD_VM },                 /* unbinding the MSI-X irqfds at exit */
         { KVM_GET_PIT2, M, FD_VM },
         { KVM_GET_CLOCK, M, FD_VM },
         { KVM_GET_IRQCHIP, M, FD_VM },
