@@ -195,7 +195,9 @@ tb_chroot() {
 
 # Configure (once), build and run the unit tests in the chroot.
 tb_build() {
-        local setup=(meson setup "/src/$BUILD_REL" /src -Dwerror=true -Dbuildtype=debugoptimized --prefix=/usr)
+        # -Dtest-triggers=true: the test-only seccomp trigger (tests/integration/test-sandbox.sh).
+        local setup=(meson setup "/src/$BUILD_REL" /src -Dwerror=true -Dbuildtype=debugoptimized --prefix=/usr
+                -Dtest-triggers=true)
         [[ -f $REPO/$BUILD_REL/build.ninja ]] && setup+=(--reconfigure)
         tb_log "building sdvm in the $SUITE tree"
         tb_chroot "${setup[@]}" >"$REPO/$BUILD_REL.setup.log" 2>&1 || {
