@@ -11,6 +11,7 @@
 #include <setjmp.h>
 #include <signal.h>
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -295,6 +296,26 @@ static int do_tiocsti(const Fds *f) {
         return 100;
 }
 
+/* The 32-bit ABI's getpid (20), which every role may make natively: killed as another ABI. */
+static int do_int80(const Fds *f) {
+        long r = 0;
+#if defined(__x86_64__)
+        __asm__ volatile("int $0x80" : "=a"(r) : "a"(20L) : "memory");
+#endif
+        return r > 0 ? 100 : 101;
+}
+
+static bool have_ia32(void) {
+        int status;
+        pid_t pid = fork();
+
+        assert_true(pid >= 0);
+        if (pid == 0)
+                _exit(do_int80(NULL));
+        assert_int_equal(waitpid(pid, &status, 0), pid);
+        return WIFEXITED(status) && WEXITSTATUS(status) == 100; /* a kernel without IA32 emulation: SIGSEGV */
+}
+
 static void test_forbidden_calls_kill(void **state) {
         static const Body everyone[] = { do_execve, do_socket_inet, do_ptrace, do_mount, do_fork, do_mmap_exec,
                                          do_kill_other, do_set_regs, do_tiocsti };
@@ -302,6 +323,12 @@ static void test_forbidden_calls_kill(void **state) {
         for (ThreadRole role = 0; role < _THREAD_ROLE_MAX; role++)
                 for (size_t i = 0; i < ELEMENTSOF(everyone); i++)
                         assert_killed(role, everyone[i]);
+
+        if (have_ia32())
+                for (ThreadRole role = 0; role < _THREAD_ROLE_MAX; role++)
+                        assert_killed(role, do_int80);
+        else
+                print_message("no IA32 emulation in this kernel: the other-ABI check is skipped\n");
 
         assert_killed(THREAD_ROLE_VCPU, do_open);
         assert_killed(THREAD_ROLE_DEVICE_IO, do_open);

@@ -246,15 +246,21 @@ static int add_ioctl(scmp_filter_ctx ctx, const IoctlRule *i, int own_fd) {
 
 int sandbox_apply(ThreadRole role, int own_fd) {
         _cleanup_(seccomp_releasep) scmp_filter_ctx ctx = NULL;
+        uint32_t action = params.action == SANDBOX_LOG ? SCMP_ACT_LOG : SCMP_ACT_KILL_PROCESS;
         unsigned bit;
         int r;
 
         if (role < 0 || role >= _THREAD_ROLE_MAX)
                 return -EINVAL;
         bit = 1U << role;
-        ctx = seccomp_init(params.action == SANDBOX_LOG ? SCMP_ACT_LOG : SCMP_ACT_KILL_PROCESS);
+        ctx = seccomp_init(action);
         if (!ctx)
                 return -ENOMEM;
+        /* A call through another ABI (int 0x80, x32) is judged like any other forbidden call, not by
+         * libseccomp's default of killing the thread alone. */
+        r = seccomp_attr_set(ctx, SCMP_FLTATR_ACT_BADARCH, action);
+        if (r < 0)
+                return r;
         for (size_t i = 0; i < ELEMENTSOF(syscall_rules); i++)
                 if (syscall_rules[i].roles & bit) {
                         r = add_syscall(ctx, &syscall_rules[i]);
