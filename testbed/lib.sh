@@ -195,7 +195,8 @@ tb_chroot() {
 
 # Configure (once), build and run the unit tests in the chroot.
 tb_build() {
-        # -Dtest-hooks=true: the testbed kills vmm at chosen points of a save (src/shared/test-hook.h).
+        # -Dtest-hooks=true: the testbed kills vmm at chosen points of a save (src/shared/test-hook.h) and
+        # makes its threads attempt forbidden calls (src/vmm/core/test-trigger.h, test-sandbox.sh).
         local setup=(meson setup "/src/$BUILD_REL" /src -Dwerror=true -Dbuildtype=debugoptimized --prefix=/usr
                 -Dtest-hooks=true)
         [[ -f $REPO/$BUILD_REL/build.ninja ]] && setup+=(--reconfigure)

@@ -5,6 +5,7 @@
 #include <errno.h>
 #include <getopt.h>
 #include <grp.h>
+#include <limits.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -19,7 +20,9 @@
 #include <unistd.h>
 
 #include "assemble.h"
+#include "sandbox.h"
 #include "suspend.h"
+#include "core/test-trigger.h"
 #include "core/thread.h"
 #include "console/console.h"
 #include "log.h"
@@ -39,6 +42,7 @@ enum {
 
 static const char *arg_config;
 static const char *arg_name;
+static SandboxAction arg_seccomp = SANDBOX_KILL;
 
 typedef struct Context {
         Vm *vm;
@@ -62,6 +66,8 @@ static void help(void) {
                "     --version        Show the version\n"
                "  -c --config=FILE    The VM's configuration file (e.g. /etc/vms/web.conf)\n"
                "     --name=NAME      The VM's name (default: from the file name)\n"
+               "     --seccomp=MODE   What a system call outside vmm's seccomp filters does: kill\n"
+               "                      (the default) or log (debugging; $SDVM_SECCOMP likewise)\n"
                "  -v --verbose        Log debug messages\n\n"
                "Signals: SIGTERM and SIGRTMIN+4 press the ACPI power button; SIGINT resets the guest\n"
                "(vmm exits with status %d so that its unit restarts it).\n"
@@ -72,17 +78,26 @@ static void help(void) {
 }
 
 static int parse_argv(int argc, char *argv[]) {
-        enum { ARG_VERSION = 0x100, ARG_NAME };
+        enum { ARG_VERSION = 0x100, ARG_NAME, ARG_SECCOMP };
         static const struct option options[] = {
                 { "help", no_argument, NULL, 'h' },
                 { "version", no_argument, NULL, ARG_VERSION },
                 { "config", required_argument, NULL, 'c' },
                 { "name", required_argument, NULL, ARG_NAME },
+                { "seccomp", required_argument, NULL, ARG_SECCOMP },
                 { "verbose", no_argument, NULL, 'v' },
                 {},
         };
+        const char *e;
         int c;
 
+        /* For a unit, whose command line is the unit's: Environment=SDVM_SECCOMP=log in a drop-in. */
+        e = getenv("SDVM_SECCOMP");
+        if (e && *e) {
+                arg_seccomp = sandbox_action_from_string(e);
+                if (arg_seccomp < 0)
+                        return log_error_invalid("Invalid $SDVM_SECCOMP='%s': use kill or log.", e);
+        }
         while ((c = getopt_long(argc, argv, "hc:v", options, NULL)) >= 0)
                 switch (c) {
                 case 'h':
@@ -99,6 +114,11 @@ static int parse_argv(int argc, char *argv[]) {
                                 return log_error_invalid("Invalid VM name '%s': use 1-64 of A-Z a-z 0-9 _ . -",
                                                          optarg);
                         arg_name = optarg;
+                        break;
+                case ARG_SECCOMP:
+                        arg_seccomp = sandbox_action_from_string(optarg);
+                        if (arg_seccomp < 0)
+                                return log_error_invalid("Invalid --seccomp=%s: use kill or log.", optarg);
                         break;
                 case 'v':
                         log_set_max_level(LOG_DEBUG);
@@ -313,6 +333,34 @@ static void collect_disk_fds(const VmConfig *config, int fds[static VM_DISKS_MAX
         free(names);
 }
 
+#if SDVM_TEST_HOOKS
+/* Test-only (core/test-trigger.h): $SDVM_TEST_TRIGGER, or a file "test-trigger" in the state directory
+ * holding the same word, which is removed first so that the restarted vmm runs clean. */
+static void arm_test_trigger(void) {
+        const char *e = getenv("SDVM_TEST_TRIGGER"), *dir = getenv("STATE_DIRECTORY");
+        char path[PATH_MAX], word[16] = "";
+        TestTrigger t;
+
+        if (!e && dir) {
+                _cleanup_fclose_ FILE *f = NULL;
+                (void) snprintf(path, sizeof path, "%.*s/test-trigger", (int) strcspn(dir, ":"), dir);
+                f = fopen(path, "re");
+                if (!f)
+                        return;
+                if (fscanf(f, "%15s", word) != 1 || unlink(path) < 0)
+                        return (void) log_warning_errno(errno, "Test trigger: cannot take %s: %m", path);
+                e = word;
+        }
+        if (!e)
+                return;
+        t = test_trigger_from_string(e);
+        if (t < 0)
+                return (void) log_warning("Test trigger: unknown trigger '%s'; ignoring it.", e);
+        log_warning("Test trigger armed: a %s thread will make a forbidden call.", t == TEST_TRIGGER_VCPU ? "vCPU" : "device I/O");
+        test_trigger_arm(t);
+}
+#endif
+
 /* Once the devices exist, nothing vmm does needs a privilege: drop them all, ambient and bounding set
  * included, before guest code runs. (Under vm@.service only VMs with [Network] have one,
  * CAP_NET_ADMIN for their taps; by hand as root, all of them.) */
@@ -499,6 +547,14 @@ static int run(int argc, char *argv[]) {
         log_info("Starting VM '%s': %u vCPUs, %llu MiB, kernel %s", config->name, config->cpus,
                  (unsigned long long) (config->memory >> 20), config->kernel);
 
+        /* Every thread vmm starts confines itself (sandbox.h): the I/O threads in vmm_assemble(), the vCPUs
+         * below, then the main thread. */
+        if (arg_seccomp == SANDBOX_LOG)
+                log_warning("--seccomp=log: system calls outside the filters are logged, not refused.");
+        sandbox_setup(&(SandboxParams) { .action = arg_seccomp, .vm_fd = -EBADF });
+#if SDVM_TEST_HOOKS
+        arm_test_trigger();
+#endif
         int disk_fds[VM_DISKS_MAX];
         collect_disk_fds(config, disk_fds);
         r = vmm_assemble(config, disk_fds, start, &vm, &board);
@@ -506,6 +562,7 @@ static int run(int argc, char *argv[]) {
                 safe_close(disk_fds[i]);
         if (r < 0)
                 return VMM_EXIT_FAILURE;
+        sandbox_setup(&(SandboxParams) { .action = arg_seccomp, .vm_fd = vm->fd }); /* now there is a VM */
         r = drop_capabilities();
         if (r < 0)
                 return VMM_EXIT_FAILURE;
@@ -559,10 +616,14 @@ static int run(int argc, char *argv[]) {
         log_debug("Control socket: %s.", varlink_server_is_listening(varlink) ? "io.sdvm.VM" : "none passed");
         (void) setup_terminal(&ctx);
 
-        /* The main thread's sandbox goes on before the first KVM_RUN, as each new thread's does before
-         * it runs (core/thread.h); none is set yet. */
         /* A VM suspended by its last stop (OnStop=save, vmctl save --stop) comes back instead of booting. */
         r = suspend_restore(vm, config);
+        if (r < 0)
+                return VMM_EXIT_FAILURE;
+        /* The vCPU threads start held, each with its own filter; then the main thread confines itself,
+         * after the last thread it starts (a later thread would carry the main filter too) and before
+         * the first KVM_RUN. */
+        r = vm_spawn_vcpus(vm);
         if (r < 0)
                 return VMM_EXIT_FAILURE;
         r = thread_enter_main();

@@ -20,11 +20,12 @@ void thread_set_sandbox(ThreadSandboxFn fn) {
 }
 
 int thread_enter_main(void) {
-        return sandbox ? sandbox(THREAD_ROLE_MAIN) : 0;
+        return sandbox ? sandbox(THREAD_ROLE_MAIN, -EBADF) : 0;
 }
 
 typedef struct Start {
         ThreadRole role;
+        int own_fd;
         char name[16];
         void *(*fn)(void *);
         void *arg;
@@ -48,7 +49,7 @@ static void *trampoline(void *p) {
                 r = -pthread_sigmask(SIG_UNBLOCK, &mask, NULL);
         }
         if (r >= 0 && sandbox)
-                r = sandbox(s->role);
+                r = sandbox(s->role, s->own_fd);
         pthread_mutex_lock(&s->lock);
         s->result = r;
         s->done = true;
@@ -57,8 +58,8 @@ static void *trampoline(void *p) {
         return r < 0 ? NULL : fn(arg);
 }
 
-int thread_spawn(ThreadRole role, const char *name, void *(*fn)(void *), void *arg, pthread_t *ret) {
-        Start s = { .role = role, .fn = fn, .arg = arg };
+int thread_spawn(ThreadRole role, const char *name, int own_fd, void *(*fn)(void *), void *arg, pthread_t *ret) {
+        Start s = { .role = role, .own_fd = own_fd, .fn = fn, .arg = arg };
         sigset_t all, old;
         pthread_t t;
         int r;

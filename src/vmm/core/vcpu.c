@@ -35,7 +35,7 @@ int vcpu_setup_kick_signal(void) {
 }
 
 int vcpu_init(Vcpu *v, const VcpuParams *p) {
-        *v = (Vcpu) { .p = *p, .fd = -EBADF, .request = VCPU_STATE_RUNNING, .state = VCPU_STATE_CREATED };
+        *v = (Vcpu) { .p = *p, .fd = -EBADF, .request = VCPU_STATE_CREATED, .state = VCPU_STATE_CREATED };
         pthread_mutex_init(&v->lock, NULL);
         pthread_cond_init(&v->cond, NULL);
 
@@ -98,13 +98,13 @@ VcpuState vcpu_get_state(Vcpu *v) {
         return s;
 }
 
-/* Waits while paused; returns false when the vCPU must stop. */
+/* Waits while held (spawned, not yet started) or paused; returns false when the vCPU must stop. */
 static bool wait_runnable(Vcpu *v) {
         bool run;
 
         pthread_mutex_lock(&v->lock);
-        while (v->request == VCPU_STATE_PAUSED) {
-                if (v->state != VCPU_STATE_PAUSED) {
+        while (v->request == VCPU_STATE_CREATED || v->request == VCPU_STATE_PAUSED) {
+                if (v->request == VCPU_STATE_PAUSED && v->state != VCPU_STATE_PAUSED) {
                         v->state = VCPU_STATE_PAUSED;
                         pthread_cond_broadcast(&v->cond);
                 }
@@ -160,17 +160,27 @@ static void *vcpu_thread(void *p) {
         return NULL;
 }
 
-int vcpu_start(Vcpu *v) {
+int vcpu_spawn(Vcpu *v) {
         char name[16];
         int r;
 
+        if (v->thread_started)
+                return 0;
         (void) snprintf(name, sizeof name, "vcpu%u", v->p.index);
-        r = thread_spawn(THREAD_ROLE_VCPU, name, vcpu_thread, v, &v->thread);
+        r = thread_spawn(THREAD_ROLE_VCPU, name, v->fd, vcpu_thread, v, &v->thread);
         if (r < 0)
                 return r;
         pthread_mutex_lock(&v->lock);
         v->thread_started = true;
         pthread_mutex_unlock(&v->lock);
+        return 0;
+}
+
+int vcpu_start(Vcpu *v) {
+        int r = vcpu_spawn(v);
+        if (r < 0)
+                return r;
+        vcpu_request(v, VCPU_STATE_RUNNING);
         return 0;
 }
 

@@ -49,7 +49,7 @@ typedef struct Vcpu {
         bool thread_started;
         pthread_mutex_t lock;
         pthread_cond_t cond;
-        VcpuState request; /* RUNNING, PAUSED or STOPPED: what the owner wants */
+        VcpuState request; /* CREATED (held), RUNNING, PAUSED or STOPPED: what the owner wants */
         VcpuState state;   /* what the thread is doing */
         uint64_t first_run_usec; /* CLOCK_MONOTONIC of the first KVM_RUN; 0 before */
         VcpuExitStats stats;     /* written by the thread alone, read with relaxed atomics */
@@ -60,6 +60,9 @@ const char *vcpu_state_to_string(VcpuState s);
 int vcpu_init(Vcpu *v, const VcpuParams *p);
 /* Joins the thread first if there is one: stop it before. */
 void vcpu_done(Vcpu *v);
+/* Starts the vCPU's thread, confined by its sandbox and held before its first KVM_RUN; idempotent. */
+int vcpu_spawn(Vcpu *v);
+/* Lets the thread run the guest, spawning it first if need be. */
 int vcpu_start(Vcpu *v);
 /* Sets the requested state and kicks the thread; a STOPPED request is final. Any thread. */
 void vcpu_request(Vcpu *v, VcpuState want);

@@ -196,13 +196,32 @@ static void tell_kvmclock(Vm *vm) {
                         log_debug_errno(errno, "KVM_KVMCLOCK_CTRL on vCPU %u failed: %m", i);
 }
 
+int vm_spawn_vcpus(Vm *vm) {
+        int r;
+
+        if (!vm->kick_installed) {
+                r = vcpu_setup_kick_signal();
+                if (r < 0)
+                        return log_error_errno(r, "Failed to install the vCPU kick signal: %m");
+                vm->kick_installed = true;
+        }
+        for (uint32_t i = 0; i < vm->n_vcpus; i++) {
+                r = vcpu_spawn(&vm->vcpus[i]);
+                if (r < 0) {
+                        vm_request_stop(vm, VM_STOP_ERROR);
+                        return log_error_errno(r, "Failed to start vCPU thread %u: %m", i);
+                }
+        }
+        return 0;
+}
+
 int vm_start(Vm *vm) {
         int r;
 
-        tell_kvmclock(vm); /* a restored guest has it on */
-        r = vcpu_setup_kick_signal();
+        r = vm_spawn_vcpus(vm);
         if (r < 0)
-                return log_error_errno(r, "Failed to install the vCPU kick signal: %m");
+                return r;
+        tell_kvmclock(vm); /* a restored guest has it on */
         vm_set_state(vm, VM_STATE_RUNNING);
         for (uint32_t i = 0; i < vm->n_vcpus; i++) {
                 r = vcpu_start(&vm->vcpus[i]);

@@ -78,6 +78,7 @@ struct Vm {
         const VmArch *arch;
         IrqRouting *routing; /* MSIs of PCI devices */
         Device *devices;     /* the device tree's root */
+        bool kick_installed; /* the vCPU kick's handler (main thread only) */
 
         pthread_mutex_t lock; /* guards everything below */
         VmState state;
@@ -102,7 +103,10 @@ int vm_new(const VmParams *p, Vm **ret);
 Vm *vm_free(Vm *vm);
 DEFINE_TRIVIAL_CLEANUP_FUNC(Vm *, vm_free);
 
-/* Starts the vCPU threads. */
+/* Starts the vCPU threads, each confined by its sandbox and held before its first KVM_RUN, so that the
+ * main thread can confine itself after them and before the guest runs (sandbox.h). */
+int vm_spawn_vcpus(Vm *vm);
+/* Lets the vCPUs run the guest (spawning their threads first if vm_spawn_vcpus() was not called). */
 int vm_start(Vm *vm);
 /* Stops every vCPU, waits until all have left KVM_RUN, then pauses the devices (device_tree_pause()).
  * Pausing a paused VM succeeds and does nothing; so does resuming a running one. -ESHUTDOWN once the

@@ -15,6 +15,7 @@
 #include "arch/x86/cpuid.h"
 #include "arch/x86/kvm.h"
 #include "arch/x86/layout.h"
+#include "core/test-trigger.h"
 #include "device/i8042.h"
 #include "device/pci/pci.h"
 #include "device/pvpanic.h"
@@ -143,6 +144,7 @@ static void boot_timer_io(void *opaque, uint64_t offset, uint8_t *data, uint32_t
                  "the first KVM_RUN.",
                  (unsigned long long) (now - m->vm->start_usec),
                  (unsigned long long) (first ? now - first : 0));
+        test_trigger_fire(TEST_TRIGGER_VCPU);
 }
 
 /* There is no firmware, but Linux on a hardware-reduced ACPI machine without a DMI quirk reboots

@@ -8,6 +8,7 @@
 #include <sys/eventfd.h>
 #include <unistd.h>
 
+#include "core/test-trigger.h"
 #include "core/thread.h"
 #include "log.h"
 #include "device/virtio/virtio.h"
@@ -144,6 +145,8 @@ static void *io_thread(void *userdata) {
                 int r = dispatch(d, -1, true);
                 if (r == -ESHUTDOWN)
                         break;
+                if (r > 0)
+                        test_trigger_fire(TEST_TRIGGER_DEVICE);
                 if (r < 0 && r != -EINTR) {
                         log_error_errno(r, "Device %s: epoll_wait failed: %m", d->id);
                         break;
@@ -313,7 +316,7 @@ int virtio_device_start_thread(VirtioDevice *d) {
         /* Named after the device ("io-disk0"), with the device-I/O role's signals and sandbox. */
         char name[16];
         (void) snprintf(name, sizeof name, "io-%s", d->id);
-        r = thread_spawn(THREAD_ROLE_DEVICE_IO, name, io_thread, d, &d->thread);
+        r = thread_spawn(THREAD_ROLE_DEVICE_IO, name, -EBADF, io_thread, d, &d->thread);
         if (r < 0) {
                 pthread_mutex_lock(&d->lock);
                 d->thread_running = false;
