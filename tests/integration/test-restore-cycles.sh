@@ -68,7 +68,7 @@ for i in $(seq "$cycles"); do
         [[ -s $state ]] || fail "cycle $i: no state after the save"
         systemctl reset-failed "$unit" 2>/dev/null || true
         t=$(date +%s)
-        systemctl start "$unit" || { show "$t"; fail "cycle $i: start (resume) failed"; }
+        timeout 300 systemctl start "$unit" || { show "$t"; fail "cycle $i: start (resume) failed or hung"; }
         line=$(last_count "$t" 30 "$n") || { show "$t"; fail "cycle $i: the guest is stuck (no count past $n in 30 s)"; }
         [[ $(field "$line" boot) == "$boot" ]] || fail "cycle $i: the guest rebooted"
         awk -v a="$(field "$line" up)" -v b="$up" 'BEGIN { exit !(a >= b) }' ||
