@@ -52,11 +52,12 @@ count_of() { sed -n 's/.*count \([0-9]*\).*/\1/p' <<<"$1"; }
 # timer interrupt, spinning, or a console that stopped taking bytes), and the console's last bytes,
 # partial line included.
 stuck() {
-        "$VMCTL" --json inspect "$name" | head -c 6000; echo
+        { "$VMCTL" --json inspect "$name" | head -c 6000; echo; } || true
         sleep 3
-        "$VMCTL" --json inspect "$name" | head -c 6000; echo
+        { "$VMCTL" --json inspect "$name" | head -c 6000; echo; } || true
         echo "-- the console's last bytes:"
-        timeout 2 socat -u "UNIX-CONNECT:/run/vms/$name/console" - 2>/dev/null | tail -c 600 | od -c | tail -n 12
+        { timeout 2 socat -u "UNIX-CONNECT:/run/vms/$name/console" - 2>/dev/null | tail -c 600 | od -c | tail -n 12; } ||
+                true
 }
 
 t0=$(date +%s)
