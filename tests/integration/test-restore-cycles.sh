@@ -48,6 +48,17 @@ last_count() {
 }
 field() { sed -n "s/.* $2=\([^ ]*\).*/\1/p" <<<"$1"; }
 count_of() { sed -n 's/.*count \([0-9]*\).*/\1/p' <<<"$1"; }
+# What a stuck guest is doing: its vCPUs' exits and the devices, twice, 3 s apart (halted with no
+# timer interrupt, spinning, or a console that stopped taking bytes), and the console's last bytes,
+# partial line included.
+stuck() {
+        { "$VMCTL" --json inspect "$name" | head -c 6000; echo; } || true
+        sleep 3
+        { "$VMCTL" --json inspect "$name" | head -c 6000; echo; } || true
+        echo "-- the console's last bytes:"
+        { timeout 2 socat -u "UNIX-CONNECT:/run/vms/$name/console" - 2>/dev/null | tail -c 600 | od -c | tail -n 12; } ||
+                true
+}
 
 t0=$(date +%s)
 systemctl start "$unit" || { show "$t0"; fail "start failed"; }
@@ -68,8 +79,8 @@ for i in $(seq "$cycles"); do
         [[ -s $state ]] || fail "cycle $i: no state after the save"
         systemctl reset-failed "$unit" 2>/dev/null || true
         t=$(date +%s)
-        systemctl start "$unit" || { show "$t"; fail "cycle $i: start (resume) failed"; }
-        line=$(last_count "$t" 30 "$n") || { show "$t"; fail "cycle $i: the guest is stuck (no count past $n in 30 s)"; }
+        timeout 300 systemctl start "$unit" || { show "$t"; fail "cycle $i: start (resume) failed or hung"; }
+        line=$(last_count "$t" 30 "$n") || { show "$t"; stuck; fail "cycle $i: the guest is stuck (no count past $n in 30 s)"; }
         [[ $(field "$line" boot) == "$boot" ]] || fail "cycle $i: the guest rebooted"
         awk -v a="$(field "$line" up)" -v b="$up" 'BEGIN { exit !(a >= b) }' ||
                 fail "cycle $i: the guest's uptime went backwards ($up to $(field "$line" up))"

@@ -249,7 +249,7 @@ for point in save-early save-ram save-rename; do
         systemctl reset-failed "$unit" 2>/dev/null || true
         t=$(date +%s)
         sleep 1
-        systemctl start "$unit" || { show "$t"; fail "$point: the start after kill -9 failed"; }
+        timeout 300 systemctl start "$unit" || { show "$t"; fail "$point: the start after kill -9 failed or hung"; }
         resumed "$t" "$boot" "$n"
         (($(find "/var/lib/vms/$name/" -name '.#*' | wc -l) == 0)) || fail "$point: the start did not remove the temporary file"
 done
