@@ -98,12 +98,41 @@ VcpuState vcpu_get_state(Vcpu *v) {
         return s;
 }
 
-/* Waits while held (spawned, not yet started) or paused; returns false when the vCPU must stop. */
-static bool wait_runnable(Vcpu *v) {
+/* KVM finishes an exit (an IN's value into the guest's register, RIP past an MMIO read) only at the
+ * next KVM_RUN. A vCPU saved before that would replay the access after a restore, and an access with
+ * side effects would happen twice: a second read of the UART's IIR finds its transmit interrupt already
+ * taken, and the guest's console waits for it forever. With immediate_exit set, KVM_RUN completes the
+ * exit and returns -EINTR without running guest code. */
+static void handle_exit(Vcpu *v);
+
+static void complete_exit(Vcpu *v) {
+        for (unsigned i = 0; i < 1024; i++) {
+                __atomic_store_n(&v->run->immediate_exit, 1, __ATOMIC_SEQ_CST);
+                if (ioctl(v->fd, KVM_RUN, 0) < 0) {
+                        if (errno != EINTR)
+                                log_warning_errno(errno, "vCPU %u: completing its last exit failed: %m", v->p.index);
+                        return;
+                }
+                /* A string I/O instruction goes on with its next piece: an exit like any other. */
+                handle_exit(v);
+        }
+        log_warning("vCPU %u: its last exit did not complete.", v->p.index);
+}
+
+/* Waits while held (spawned, not yet started) or paused; returns false when the vCPU must stop. Before
+ * it reports itself paused, the exit it handled last is completed (*exit_pending). */
+static bool wait_runnable(Vcpu *v, bool *exit_pending) {
         bool run;
 
         pthread_mutex_lock(&v->lock);
         while (v->request == VCPU_STATE_CREATED || v->request == VCPU_STATE_PAUSED) {
+                if (v->request == VCPU_STATE_PAUSED && *exit_pending) {
+                        pthread_mutex_unlock(&v->lock);
+                        complete_exit(v);
+                        *exit_pending = false;
+                        pthread_mutex_lock(&v->lock);
+                        continue;
+                }
                 if (v->request == VCPU_STATE_PAUSED && v->state != VCPU_STATE_PAUSED) {
                         v->state = VCPU_STATE_PAUSED;
                         pthread_cond_broadcast(&v->cond);
@@ -124,17 +153,19 @@ static void fault(Vcpu *v, VcpuFault f) {
 
 static void *vcpu_thread(void *p) {
         Vcpu *v = p;
+        bool exit_pending = false; /* the last KVM_RUN returned an exit that the next one completes */
 
         for (;;) {
                 /* Cleared before the request is read: a kick after this point is seen either by the
                  * check or by KVM_RUN returning at once. */
                 __atomic_store_n(&v->run->immediate_exit, 0, __ATOMIC_SEQ_CST);
-                if (!wait_runnable(v))
+                if (!wait_runnable(v, &exit_pending))
                         break;
 
                 if (__atomic_load_n(&v->first_run_usec, __ATOMIC_RELAXED) == 0)
                         __atomic_store_n(&v->first_run_usec, now_usec(), __ATOMIC_RELAXED);
 
+                exit_pending = false;
                 if (ioctl(v->fd, KVM_RUN, 0) < 0) {
                         if (errno == EINTR || errno == EAGAIN)
                                 continue;
@@ -144,20 +175,25 @@ static void *vcpu_thread(void *p) {
                         continue;
                 }
 
-                switch (vcpu_exit_dispatch(v->run, v->p.run_size, v->p.pio, v->p.mmio, &v->stats)) {
-                case VCPU_EXIT_CONTINUE:
-                        break;
-                case VCPU_EXIT_TRIPLE_FAULT:
-                        log_error("vCPU %u: triple fault (KVM_EXIT_SHUTDOWN): the guest crashed", v->p.index);
-                        fault(v, VCPU_FAULT_CRASH);
-                        break;
-                case VCPU_EXIT_FAILED:
-                        log_error("vCPU %u: stopping the VM after an exit it cannot handle", v->p.index);
-                        fault(v, VCPU_FAULT_CRASH);
-                        break;
-                }
+                exit_pending = true;
+                handle_exit(v);
         }
         return NULL;
+}
+
+static void handle_exit(Vcpu *v) {
+        switch (vcpu_exit_dispatch(v->run, v->p.run_size, v->p.pio, v->p.mmio, &v->stats)) {
+        case VCPU_EXIT_CONTINUE:
+                break;
+        case VCPU_EXIT_TRIPLE_FAULT:
+                log_error("vCPU %u: triple fault (KVM_EXIT_SHUTDOWN): the guest crashed", v->p.index);
+                fault(v, VCPU_FAULT_CRASH);
+                break;
+        case VCPU_EXIT_FAILED:
+                log_error("vCPU %u: stopping the VM after an exit it cannot handle", v->p.index);
+                fault(v, VCPU_FAULT_CRASH);
+                break;
+        }
 }
 
 int vcpu_spawn(Vcpu *v) {
