@@ -132,7 +132,7 @@ static void *server_thread(void *arg) {
 }
 
 /* The server on sock_path, not yet running (see setup()). */
-static int start_server_grants(const VarlinkGrants *grants) {
+static int start_server(const VarlinkGrants *grants) {
         fake_state = VM_STATE_RUNNING;
         fake_pauses = fake_power_offs = fake_reboots = fake_terminates = fake_saves = 0;
         assert_int_equal(sd_event_new(&event), 0);
@@ -159,14 +159,10 @@ static int start_server_grants(const VarlinkGrants *grants) {
         return 0;
 }
 
-static int start_server(bool grant_group, gid_t grant_gid) {
-        return start_server_grants(&(VarlinkGrants) { .control = grant_group, .control_gid = grant_gid });
-}
-
 static int setup(void **state) {
         assert_non_null(mkdtemp(tmpdir));
         (void) snprintf(sock_path, sizeof sock_path, "%s/control", tmpdir);
-        assert_int_equal(start_server(false, 0), 0);
+        assert_int_equal(start_server(&(VarlinkGrants) {}), 0);
         assert_int_equal(pthread_create(&thread, NULL, server_thread, NULL), 0);
         return 0;
 }
@@ -545,67 +541,69 @@ static void test_peer_access(void **state) {
         assert_int_equal(varlink_peer_access(1000, 1001, NULL, 0, &none), VARLINK_ACCESS_NONE);
 }
 
-/* A group grant lets in a member and refuses anyone else, even when the socket itself is open to all
- * (0666: the server checks again). The client is a child process: as root it becomes nobody/nogroup,
- * since the server always lets root in. */
-static int grant_client(bool drop) {
-        sd_varlink *link = NULL;
+/* Runs client(link) in a child connected to a server with grants, its socket open to all (0666: the
+ * server checks again); as root the child first becomes nobody/nogroup, since the server always lets
+ * root in. Returns the child's exit status: 2 and 3 for a failed drop or connect, else client's. */
+static int run_granted_client(const VarlinkGrants *grants, int (*client)(sd_varlink *link)) {
+        bool drop = getuid() == 0;
+        int status;
+        pid_t pid;
+
+        assert_non_null(mkdtemp(tmpdir));
+        assert_int_equal(chmod(tmpdir, 0755), 0);
+        (void) snprintf(sock_path, sizeof sock_path, "%s/control", tmpdir);
+        assert_int_equal(start_server(grants), 0);
+        assert_int_equal(chmod(sock_path, 0666), 0);
+        pid = fork();
+        assert_true(pid >= 0);
+        if (pid == 0) {
+                sd_varlink *link = NULL;
+
+                if (drop && (setgroups(0, NULL) < 0 || setgid(65534) < 0 || setuid(65534) < 0))
+                        _exit(2);
+                if (sd_varlink_connect_address(&link, sock_path) < 0 ||
+                    sd_varlink_set_relative_timeout(link, 5 * 1000 * 1000) < 0)
+                        _exit(3);
+                _exit(client(link));
+        }
+        assert_int_equal(pthread_create(&thread, NULL, server_thread, NULL), 0);
+        assert_int_equal(waitpid(pid, &status, 0), pid);
+        assert_true(WIFEXITED(status));
+        teardown(NULL);
+        return WEXITSTATUS(status);
+}
+
+/* The group the child of run_granted_client() is in: nogroup as root, else this user's. */
+static gid_t client_gid(void) {
+        return getuid() == 0 ? 65534 : getgid();
+}
+
+static int describe_client(sd_varlink *link) {
         sd_json_variant *reply = NULL;
         const char *error_id = NULL;
 
-        if (drop && (setgroups(0, NULL) < 0 || setgid(65534) < 0 || setuid(65534) < 0))
-                return 2;
-        if (sd_varlink_connect_address(&link, sock_path) < 0 ||
-            sd_varlink_set_relative_timeout(link, 5 * 1000 * 1000) < 0)
-                return 3;
-        if (sd_varlink_call(link, "io.sdvm.VM.Describe", NULL, &reply, &error_id) < 0 || error_id)
-                return 1;
-        return 0;
+        return sd_varlink_call(link, "io.sdvm.VM.Describe", NULL, &reply, &error_id) < 0 || error_id ? 1 : 0;
 }
 
+/* A group grant lets in a member and refuses anyone else. */
 static void test_group_grant(void **state) {
-        bool root = getuid() == 0;
-        gid_t member_gid = root ? 65534 : getgid();
-
         for (int member = 0; member <= 1; member++) {
-                int status;
-                pid_t pid;
-
-                assert_non_null(mkdtemp(tmpdir));
-                assert_int_equal(chmod(tmpdir, 0755), 0);
-                (void) snprintf(sock_path, sizeof sock_path, "%s/control", tmpdir);
-                assert_int_equal(start_server(true, member ? member_gid : member_gid + 4242), 0);
-                assert_int_equal(chmod(sock_path, 0666), 0);
-                pid = fork();
-                assert_true(pid >= 0);
-                if (pid == 0)
-                        _exit(grant_client(root));
-                assert_int_equal(pthread_create(&thread, NULL, server_thread, NULL), 0);
-                assert_int_equal(waitpid(pid, &status, 0), pid);
-                assert_true(WIFEXITED(status));
-                assert_int_equal(WEXITSTATUS(status), member ? 0 : 1);
-                teardown(NULL);
+                VarlinkGrants g = { .control = true, .control_gid = client_gid() + (member ? 0 : 4242) };
+                assert_int_equal(run_granted_client(&g, describe_client), member ? 0 : 1);
         }
 }
 
 /* A MonitorGroup= member, on one connection: Describe works, every call that changes the VM is refused
- * with PermissionDenied and changes nothing, and Describe still works after. The client is a child
- * that drops to nobody/nogroup (nogroup the monitor group); without root it is this user's group. */
-static int monitor_client(bool drop) {
+ * with PermissionDenied and changes nothing, and Describe still works after. */
+static int monitor_client(sd_varlink *link) {
         static const char *const refused[] = { "io.sdvm.VM.Pause", "io.sdvm.VM.PowerOff", "io.sdvm.VM.Reboot",
                                                "io.sdvm.VM.Terminate", "io.sdvm.VM.Save",
                                                "io.systemd.MachineInstance.Pause",
                                                "io.systemd.MachineInstance.Terminate" };
-        sd_varlink *link = NULL;
         sd_json_variant *reply = NULL;
         const char *error_id = NULL;
 
-        if (drop && (setgroups(0, NULL) < 0 || setgid(65534) < 0 || setuid(65534) < 0))
-                return 2;
-        if (sd_varlink_connect_address(&link, sock_path) < 0 ||
-            sd_varlink_set_relative_timeout(link, 5 * 1000 * 1000) < 0)
-                return 3;
-        if (sd_varlink_call(link, "io.sdvm.VM.Describe", NULL, &reply, &error_id) < 0 || error_id)
+        if (describe_client(link) != 0)
                 return 4;
         for (size_t i = 0; i < sizeof refused / sizeof refused[0]; i++) {
                 if (sd_varlink_call(link, refused[i], NULL, &reply, &error_id) < 0)
@@ -615,33 +613,14 @@ static int monitor_client(bool drop) {
         }
         if (sd_varlink_call(link, "io.systemd.MachineInstance.Describe", NULL, &reply, &error_id) < 0 || error_id)
                 return 6;
-        if (sd_varlink_call(link, "io.sdvm.VM.Describe", NULL, &reply, &error_id) < 0 || error_id)
-                return 7;
-        return 0;
+        return describe_client(link) != 0 ? 7 : 0;
 }
 
 static void test_monitor_grant(void **state) {
-        bool root = getuid() == 0;
-        gid_t gid = root ? 65534 : getgid();
-        int status;
-        pid_t pid;
+        VarlinkGrants g = { .control = true, .control_gid = client_gid() + 4242, .monitor = true,
+                            .monitor_gid = client_gid() };
 
-        assert_non_null(mkdtemp(tmpdir));
-        assert_int_equal(chmod(tmpdir, 0755), 0);
-        (void) snprintf(sock_path, sizeof sock_path, "%s/control", tmpdir);
-        assert_int_equal(start_server_grants(&(VarlinkGrants) {
-                                 .control = true, .control_gid = gid + 4242, .monitor = true, .monitor_gid = gid }),
-                         0);
-        assert_int_equal(chmod(sock_path, 0666), 0);
-        pid = fork();
-        assert_true(pid >= 0);
-        if (pid == 0)
-                _exit(monitor_client(root));
-        assert_int_equal(pthread_create(&thread, NULL, server_thread, NULL), 0);
-        assert_int_equal(waitpid(pid, &status, 0), pid);
-        assert_true(WIFEXITED(status));
-        assert_int_equal(WEXITSTATUS(status), 0);
-        teardown(NULL);
+        assert_int_equal(run_granted_client(&g, monitor_client), 0);
         /* The refused calls reached no backend. */
         assert_int_equal(fake_pauses + fake_power_offs + fake_reboots + fake_terminates + fake_saves, 0);
 }
