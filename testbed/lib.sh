@@ -340,12 +340,19 @@ tb_hmp() {
                 tr -d '\r' | sed 's/\x1b\[[0-9;]*[A-Za-z]//g; s/\x1b[^[]//g' | grep -av '^(qemu)\|^QEMU .* monitor' || true
 }
 
+# tb_l1_map WORKDIR: the path of this boot's copy of L1's kallsyms, read off its payload once (tb_boot_l1
+# removes it at each boot).
+tb_l1_map() {
+        [[ -s $1/kallsyms ]] || debugfs -R "dump /.l1-kallsyms $1/kallsyms" "$1/payload.img" >/dev/null 2>&1 || true
+        echo "$1/kallsyms"
+}
+
 # tb_nudge_l1 WORKDIR GAP: L1 has not ticked for GAP s. Note where its CPU is, then press a key (an
 # interrupt that takes it out of a HLT whose timer never fired); tb_boot_l1 sees whether it ticks again.
 tb_nudge_l1() {
-        local workdir=$1 gap=$2 map=$1/kallsyms rip sym
+        local workdir=$1 gap=$2 map rip sym
         [[ -S $workdir/mon.sock ]] || return 0
-        [[ -s $map ]] || debugfs -R "dump /.l1-kallsyms $map" "$workdir/payload.img" >/dev/null 2>&1 || true
+        map=$(tb_l1_map "$workdir")
         rip=$(tb_hmp "$workdir" "info registers" | sed -n 's/^RIP=\([0-9a-f]*\) .*/\1/p' | head -n1)
         sym=$(echo "$rip" | tb_symbolize "$map" | cut -d' ' -f2)
         tb_hmp "$workdir" "sendkey shift" >/dev/null
@@ -376,10 +383,9 @@ tb_symbolize() {
 # then sysrq w (blocked tasks) and l (CPU backtraces) through the emulated keyboard: if L1's kernel
 # still takes interrupts, they reach its console.
 tb_capture_stall() {
-        local workdir=$1 out=$1/stall.txt i rsp map=$1/kallsyms
+        local workdir=$1 out=$1/stall.txt i rsp map
         [[ -S $workdir/mon.sock ]] || { echo "no monitor socket: nothing captured" >"$out"; return 0; }
-        rm -f "$map"
-        debugfs -R "dump /.l1-kallsyms $map" "$workdir/payload.img" >/dev/null 2>&1 || true
+        map=$(tb_l1_map "$workdir")
         {
                 echo "== L1 hang at $(date -u +%FT%TZ): last progress line: $(tail -n 1 "$workdir/progress.log")"
                 tb_hmp "$workdir" "info status" "info cpus"
