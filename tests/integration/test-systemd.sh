@@ -127,6 +127,12 @@ wait_guest_shell 2
 machinectl list --no-legend --no-pager | grep -qE "^$name +vm " || fail "not registered with machined after the restart"
 
 echo "== 6. stop: ACPI power button, clean power-off"
+# The shell comes up beside the guest's power-button watcher: press only once the restarted guest's
+# watcher listens, or the press can come before it and be lost.
+for _ in $(seq 240); do
+        (($(journalctl -u "vm@$name" --no-pager -o cat | grep -c 'powerbtn: watching') >= 2)) && break
+        sleep 0.5
+done
 t0=$(date +%s)
 systemctl stop "vm@$name.service"
 echo "stopped in $(($(date +%s) - t0)) s"
