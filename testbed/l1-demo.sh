@@ -66,11 +66,12 @@ run ip -c=never -br link show vm-demo-0
 echo
 echo "# the guest's console (root autologin on ttyS0), through its socket"
 ( sleep 2; echo; sleep 2
-  echo 'lsblk -o NAME,SIZE,RO,SERIAL /dev/vda; ls /dev/disk/by-id; n=$(ls /sys/class/net | grep -v "^lo$" | head -n1); ip link set "$n" up; ip addr add 10.77.0.2/24 dev "$n"; ip -c=never -br addr show "$n"'
+  echo 'lsblk -o NAME,SIZE,RO,SERIAL /dev/vda; ls /dev/disk/by-id; n=$(ls /sys/class/net | grep -v "^lo$" | head -n1); ip link set "$n" up; ip addr add fe80::2/64 dev "$n" nodad; ip -c=never -br addr show "$n"'
   sleep 8 ) | timeout 30 socat - UNIX-CONNECT:/run/vms/demo/console |
         sed 's/\x1b\[[0-9;?]*[a-zA-Z]//g' | tr -d '\r' | grep -av '^$' | tail -n 12
-ip addr add 10.77.0.1/24 dev vm-demo-0
-run ping -c 3 -W 5 10.77.0.2 || true
+# Link-local addresses only (../shared/TESTBED.md): no range of a real network.
+ip addr add fe80::1/64 dev vm-demo-0 nodad
+run ping -6 -c 3 -W 5 fe80::2%vm-demo-0 || true
 run vmctl inspect demo devices/net0/counters
 
 run systemctl stop vm@demo

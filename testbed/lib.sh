@@ -20,6 +20,42 @@ tb_need_root() {
         [[ $(id -u) == 0 ]] || tb_die "must run as root (it uses chroot, mount namespaces and mkfs)"
 }
 
+# tb_begin_run: root, one run at a time in a checkout (its build directory, work directories and L1s
+# are shared; the lock is held until the run's shell exits), and no L1 outlives the run: on exit, on
+# Ctrl-C and on SIGTERM (.ci/run's timeout) every L1 it started is ended.
+tb_begin_run() {
+        tb_need_root
+        exec {TB_CHECKOUT_FD}>"$REPO/$BUILD_REL.lock"
+        flock -n "$TB_CHECKOUT_FD" ||
+                tb_die "another testbed run uses this checkout ($REPO/$BUILD_REL.lock); end it first"
+        trap 'tb_kill_l1s "$REPO/$BUILD_REL".*/qemu.pid "$REPO/$BUILD_REL".*/shard-*/qemu.pid' EXIT
+        # The shards' subshells too (signalled by name alone, they would go on with their reports).
+        trap 'tb_log "interrupted: ending the L1s"; kill $(jobs -p) 2>/dev/null; exit 130' INT
+        trap 'tb_log "terminated: ending the L1s"; kill $(jobs -p) 2>/dev/null; exit 143' TERM HUP
+}
+
+# The L1s this shell started (tb_boot_l1 writes WORKDIR/qemu.pid): ended, with whatever timeout wraps
+# them, when the run ends for any reason (run-tests' EXIT trap), so that no L1 outlives its run.
+tb_kill_l1s() {
+        local f pid
+        for f in "$@"; do
+                [[ -f $f ]] || continue
+                pid=$(cat "$f")
+                [[ -n $pid ]] || continue
+                pkill -TERM -P "$pid" 2>/dev/null || true
+                kill -TERM "$pid" 2>/dev/null || true
+        done
+        sleep 1
+        for f in "$@"; do
+                [[ -f $f ]] || continue
+                pid=$(cat "$f")
+                [[ -n $pid ]] || continue
+                pkill -KILL -P "$pid" 2>/dev/null || true
+                kill -KILL "$pid" 2>/dev/null || true
+                rm -f "$f"
+        done
+}
+
 # Host packages, installed only when a tool is missing so that a warm run costs nothing.
 tb_host_deps() {
         local missing=()
@@ -27,12 +63,14 @@ tb_host_deps() {
         command -v qemu-img >/dev/null || missing+=(qemu-utils)
         command -v mmdebstrap >/dev/null || missing+=(mmdebstrap)
         command -v mkfs.ext4 >/dev/null && command -v debugfs >/dev/null || missing+=(e2fsprogs)
-        command -v unshare >/dev/null || missing+=(util-linux)
+        command -v unshare >/dev/null && command -v setpriv >/dev/null || missing+=(util-linux)
+        command -v socat >/dev/null || missing+=(socat)
         ((${#missing[@]} == 0)) && return 0
         tb_log "installing host packages: ${missing[*]}"
         export DEBIAN_FRONTEND=noninteractive
-        apt-get update -q >/dev/null
-        apt-get install -y -q "${missing[@]}" >/dev/null
+        timeout 600 apt-get update -q >/dev/null || tb_die "apt-get update failed or took over 10 minutes"
+        timeout 1200 apt-get install -y -q "${missing[@]}" >/dev/null ||
+                tb_die "apt-get install ${missing[*]} failed or took over 20 minutes"
 }
 
 tb_packages() { grep -v '^[[:space:]]*\(#\|$\)' "$TB_DIR/packages.txt" | sort -u | paste -sd, -; }
@@ -58,7 +96,7 @@ tb_ensure_tar() {
         rm -rf "$CACHE"/tmp.rootfs-*
         tmp=$(mktemp -d "$CACHE/tmp.rootfs-XXXXXX")
         tb_log "building the $SUITE tree with mmdebstrap (cold cache, a few minutes)"
-        mmdebstrap --variant=minbase --include="$(tb_packages)" "$SUITE" "$tmp/rootfs.tar" \
+        timeout 1800 mmdebstrap --variant=minbase --include="$(tb_packages)" "$SUITE" "$tmp/rootfs.tar" \
                 >"$tmp/mmdebstrap.log" 2>&1 || {
                 tail -n 30 "$tmp/mmdebstrap.log" >&2
                 tb_die "mmdebstrap failed (log: $tmp/mmdebstrap.log)"
@@ -69,17 +107,52 @@ tb_ensure_tar() {
 }
 
 # The extracted, customised tree (chroot for builds) and its ext4 image (L1's root disk).
-# The cache is shared by every checkout on the host: whoever fills or prunes it holds this lock, so that
-# two runs started at once never delete each other's half-built tree or image.
+# The cache is shared by every checkout on the host. Two locks:
+# - .lock, exclusive, while a run fills it: two runs started at once never build the same entry twice
+#   or delete each other's half-built one;
+# - .use.lock, shared by every run for its whole life (tb_cache_use), exclusive only to prune: a run
+#   never deletes the tree or image that another run still builds in or boots L1 from. A run that
+#   cannot have it exclusive at once leaves the old entries for a later run to prune.
 tb_cache_lock() {
         mkdir -p "$CACHE"
         exec {TB_CACHE_FD}>"$CACHE/.lock"
-        flock -n "$TB_CACHE_FD" || { tb_log "waiting for another run to finish filling $CACHE"; flock "$TB_CACHE_FD"; }
+        flock -n "$TB_CACHE_FD" && return 0
+        tb_log "waiting for another run to finish filling $CACHE (30 minutes at most)"
+        flock -w 1800 "$TB_CACHE_FD" || tb_die "another run held $CACHE/.lock for 30 minutes"
 }
 tb_cache_unlock() { exec {TB_CACHE_FD}>&-; }
+tb_cache_use() {
+        [[ -n ${TB_USE_FD:-} ]] && return 0
+        mkdir -p "$CACHE"
+        exec {TB_USE_FD}>"$CACHE/.use.lock"
+        flock -s -w 600 "$TB_USE_FD" || tb_die "could not take a shared lock on $CACHE/.use.lock in 10 minutes"
+}
+# tb_cache_prune KEEP...: deletes the cache entries given on stdin that are not among KEEP, if no other
+# run uses the cache now.
+tb_cache_prune() {
+        local old keep k fd
+        exec {fd}>"$CACHE/.use.lock"
+        # Our own shared lock would block us: trade it for the exclusive one, then take it back.
+        flock -u "$TB_USE_FD"
+        if flock -n -x "$fd"; then
+                while read -r old; do
+                        [[ -e $old ]] || continue
+                        keep=0
+                        for k in "$@"; do [[ $old == "$k" ]] && keep=1; done
+                        ((keep)) || rm -rf "$old"
+                done
+                flock -u "$fd"
+        else
+                cat >/dev/null
+                tb_log "another run uses $CACHE: old entries stay until a later run prunes them"
+        fi
+        exec {fd}>&-
+        flock -s -w 600 "$TB_USE_FD" || tb_die "could not take a shared lock on $CACHE/.use.lock again"
+}
 
 tb_ensure_tree() {
-        local key tmp old
+        local key tmp
+        tb_cache_use
         tb_cache_lock
         tb_ensure_tar
         key=$(tb_key_tree)
@@ -102,10 +175,7 @@ tb_ensure_tree() {
                 mv "$tmp" "$TB_IMG"
         fi
         # Old generations are dead weight: drop every tree and image that is not current.
-        for old in "$CACHE"/tree-* "$CACHE"/root-*.img "$CACHE"/rootfs-*.tar; do
-                [[ -e $old ]] || continue
-                case "$old" in "$TB_TREE" | "$TB_IMG" | "$TB_TAR") ;; *) rm -rf "$old" ;; esac
-        done
+        tb_cache_prune "$TB_TREE" "$TB_IMG" "$TB_TAR" < <(printf '%s\n' "$CACHE"/tree-* "$CACHE"/root-*.img "$CACHE"/rootfs-*.tar)
         tb_cache_unlock
 }
 
@@ -121,7 +191,8 @@ tb_key_guest() {
                 sha256sum | cut -c1-16
 }
 tb_ensure_guest_image() {
-        local kver tar tmp old t0 size
+        local kver tar tmp t0 size
+        tb_cache_use
         tb_cache_lock
         kver=$(tb_guest_kver)
         [[ -n $kver ]] || tb_die "no kernel modules in $TB_TREE/lib/modules"
@@ -133,7 +204,7 @@ tb_ensure_guest_image() {
                 tmp=$(mktemp -d "$CACHE/tmp.guest-XXXXXX")
                 tb_log "bootstrapping the guest root filesystem with mmdebstrap (cold cache, about 1.5 min)"
                 # Documentation and translations are dead weight in a test guest.
-                mmdebstrap --variant=minbase --include="$(tb_guest_packages)" \
+                timeout 1800 mmdebstrap --variant=minbase --include="$(tb_guest_packages)" \
                         --dpkgopt='path-exclude=/usr/share/man/*' --dpkgopt='path-exclude=/usr/share/doc/*' \
                         --dpkgopt='path-exclude=/usr/share/locale/*' --dpkgopt='path-exclude=/usr/share/info/*' \
                         "$SUITE" "$tmp/rootfs.tar" >"$tmp/mmdebstrap.log" 2>&1 || {
@@ -159,9 +230,7 @@ tb_ensure_guest_image() {
                 tb_log "guest image ready in $(($(date +%s) - t0)) s: $TB_GUEST_IMG"
         fi
         # Only older guest images and tars are ours to delete; tree-*, root-*, rootfs-* are tb_ensure_tree's.
-        for old in "$CACHE"/guest-*.img "$CACHE"/guest-rootfs-*.tar; do
-                [[ -e $old && $old != "$TB_GUEST_IMG" && $old != "$tar" ]] && rm -f "$old"
-        done
+        tb_cache_prune "$TB_GUEST_IMG" "$tar" < <(printf '%s\n' "$CACHE"/guest-*.img "$CACHE"/guest-rootfs-*.tar)
         tb_cache_unlock
 }
 
@@ -248,23 +317,31 @@ tb_boot_l1() {
         local payload=$1 workdir=$2 limit=${3:-2400} overlay kernel initrd rc=0 tailpid
         tb_l1_qemu
         overlay=$workdir/root-overlay.qcow2
-        rm -f "$overlay" "$workdir/console.log" "$workdir/progress.log" "$workdir/stall.txt" "$workdir/stall-at" "$workdir/mon.sock" "$workdir/kallsyms"
+        rm -f "$overlay" "$workdir/console.log" "$workdir/progress.log" "$workdir/stall.txt" "$workdir/stall-at" "$workdir/mon.path" "$workdir/kallsyms"
         qemu-img create -q -f qcow2 -b "$TB_IMG" -F raw "$overlay"
         kernel=$(ls "$TB_TREE"/boot/vmlinuz-* | sort -V | tail -n1)
         initrd=$(ls "$TB_TREE"/boot/initrd.img-* | sort -V | tail -n1)
         # The scratch disk (tb_make_scratch), when the caller made one: vdc in L1.
         local scratch=()
         [[ -f $workdir/scratch.img ]] && scratch=(-drive "file=$workdir/scratch.img,if=virtio,format=raw")
-        # HMP on a socket, for tb_capture_stall. A socket path has at most 107 bytes.
-        local monitor=(-monitor none)
-        ((${#workdir} < 96)) && monitor=(-monitor "unix:$workdir/mon.sock,server=on,wait=off")
+        # HMP on a socket, for tb_nudge_l1 and tb_capture_stall. A socket path has at most 107 bytes and
+        # the checkout may live anywhere: the socket lives in a short directory of its own, named in
+        # WORKDIR/mon.path.
+        local mondir
+        mondir=$(mktemp -d /tmp/sdvm-mon.XXXXXX)
+        echo "$mondir/mon.sock" >"$workdir/mon.path"
+        local monitor=(-monitor "unix:$mondir/mon.sock,server=on,wait=off")
         : >"$workdir/progress.log"
-        tail -n +1 -f "$workdir/progress.log" | sed -u "s/^/${TB_PREFIX:-}/" &
+        # --pid: the tail ends with the shell that runs this boot, however that shell ends.
+        tail -n +1 --pid="$BASHPID" -f "$workdir/progress.log" | sed -u "s/^/${TB_PREFIX:-}/" &
         tailpid=$!
         tb_log "${TB_PREFIX:-}booting L1 (TCG, emulated SVM; console log: $workdir/console.log)"
         # nokaslr: a hung L1's RIP and stack words map straight onto System.map (tb_capture_stall);
         # sysrq_always_enabled: so does the stall capture's sysrq w and l.
-        timeout -k 10 "$limit" "${TB_L1_QEMU[@]}" \
+        # timeout --foreground stays in the run's process group (plain timeout makes a group of its own,
+        # which Ctrl-C and a kill of the run's group would miss), and setpriv's parent-death signal ends
+        # QEMU when timeout is killed and timeout when the shell that started it is.
+        setpriv --pdeathsig KILL timeout --foreground -k 10 "$limit" setpriv --pdeathsig KILL "${TB_L1_QEMU[@]}" \
                 -accel "${SDVM_L1_ACCEL:-tcg}" -cpu EPYC-v3,+svm,+npt -m 8192 -smp 1 \
                 -kernel "$kernel" -initrd "$initrd" \
                 -append "console=ttyS0 root=/dev/vda rw quiet systemd.show_status=false panic=-1 nokaslr sysrq_always_enabled" \
@@ -275,6 +352,14 @@ tb_boot_l1() {
                 -serial "file:$workdir/console.log" -serial "file:$workdir/progress.log" \
                 2> >(grep -v "TCG doesn't support requested feature" >&2) &
         qpid=$!
+        echo "$qpid" >"$workdir/qemu.pid"
+        local waited=0
+        until [[ -S $mondir/mon.sock ]] || ((waited >= 60)) || ! kill -0 "$qpid" 2>/dev/null; do
+                sleep 0.5
+                waited=$((waited + 1))
+        done
+        [[ -S $mondir/mon.sock ]] ||
+                tb_log "${TB_PREFIX:-}WARNING: L1 has no monitor socket ($mondir/mon.sock): no nudge for a lost timer interrupt, no stall capture"
         # A stall watchdog: the runner in L1 prints each test's result as it ends (and the tests that
         # boot the Debian guest print heartbeats meanwhile), and meson kills any other test after
         # its own timeout (400 s at most), so no output for longer than SDVM_TESTBED_STALL seconds
@@ -317,7 +402,8 @@ tb_boot_l1() {
         sleep 0.5
         kill "$tailpid" 2>/dev/null || true
         wait "$tailpid" 2>/dev/null || true
-        rm -f "$overlay" "$workdir/scratch.img" "$workdir/mon.sock"
+        rm -f "$overlay" "$workdir/scratch.img" "$workdir/qemu.pid"
+        rm -rf "$mondir"
         if [[ $rc == stall ]]; then
                 tb_log "${TB_PREFIX:-}the hang's capture: $workdir/stall.txt; its summary:"
                 sed -n '/^== summary/,$p' "$workdir/stall.txt" >&2 || true
@@ -331,12 +417,12 @@ tb_boot_l1() {
         ((rc == 0)) || { tb_log "${TB_PREFIX:-}qemu exited with status $rc"; return 1; }
 }
 
-# tb_hmp WORKDIR CMD...: runs HMP commands on that L1's monitor socket and prints their output (socat
-# from the tree, which has it, so the host needs nothing more).
+# tb_hmp WORKDIR CMD...: runs HMP commands on that L1's monitor socket and prints their output.
 tb_hmp() {
-        local sock=/src/${1#"$REPO"/}/mon.sock
+        local sock
+        sock=$(cat "$1/mon.path")
         shift
-        printf '%s\n' "$@" | tb_chroot socat -t 2 - "UNIX-CONNECT:$sock" 2>&1 |
+        printf '%s\n' "$@" | socat -t 2 - "UNIX-CONNECT:$sock" 2>&1 |
                 tr -d '\r' | sed 's/\x1b\[[0-9;]*[A-Za-z]//g; s/\x1b[^[]//g' | grep -av '^(qemu)\|^QEMU .* monitor' || true
 }
 
@@ -351,7 +437,7 @@ tb_l1_map() {
 # interrupt that takes it out of a HLT whose timer never fired); tb_boot_l1 sees whether it ticks again.
 tb_nudge_l1() {
         local workdir=$1 gap=$2 map rip sym
-        [[ -S $workdir/mon.sock ]] || return 0
+        [[ -S $(cat "$workdir/mon.path" 2>/dev/null) ]] || return 0
         map=$(tb_l1_map "$workdir")
         rip=$(tb_hmp "$workdir" "info registers" | sed -n 's/^RIP=\([0-9a-f]*\) .*/\1/p' | head -n1)
         sym=$(echo "$rip" | tb_symbolize "$map" | cut -d' ' -f2)
@@ -384,7 +470,7 @@ tb_symbolize() {
 # still takes interrupts, they reach its console.
 tb_capture_stall() {
         local workdir=$1 out=$1/stall.txt i rsp map
-        [[ -S $workdir/mon.sock ]] || { echo "no monitor socket: nothing captured" >"$out"; return 0; }
+        [[ -S $(cat "$workdir/mon.path" 2>/dev/null) ]] || { echo "no monitor socket: nothing captured" >"$out"; return 0; }
         map=$(tb_l1_map "$workdir")
         {
                 echo "== L1 hang at $(date -u +%FT%TZ): last progress line: $(tail -n 1 "$workdir/progress.log")"
@@ -438,7 +524,7 @@ tb_payload_status() {
 # Sets TB_WORK (console.log, progress.log and payload.img live there).
 tb_run_in_l1() {
         local entry=$1 limit=$2 status
-        tb_need_root
+        tb_begin_run
         tb_host_deps
         tb_ensure_tree
         tb_ensure_guest_image

@@ -12,10 +12,7 @@ umask 022
 
 WORK=$(mktemp -d)
 trap 'rm -rf "$WORK"' EXIT
-fail() {
-        echo "FAIL: $*"
-        exit 1
-}
+source "$(dirname "$0")/harness.sh"
 
 # Prints a tree as lines "d PATH", "f PATH MODE" and "l PATH -> TARGET", sorted.
 tree() {

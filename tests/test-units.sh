@@ -15,10 +15,7 @@ version=$(systemd-analyze --version | sed -n '1s/^systemd \([0-9]*\).*/\1/p')
 ((version >= 257)) || { echo "systemd-analyze $version, need 257: skipping"; exit 77; }
 [[ -f /usr/lib/systemd/system/sysinit.target ]] || { echo "no systemd units in /usr/lib: skipping"; exit 77; }
 
-fail() {
-        echo "FAIL: $*"
-        exit 1
-}
+source "$(dirname "$0")/harness.sh"
 
 # The scratch root: systemd's own units (sysinit.target, machines.target, machine.slice, ...), ours
 # where meson installs them, and the programs they run (verify checks that they are executable; the

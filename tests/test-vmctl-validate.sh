@@ -5,7 +5,7 @@ set -euo pipefail
 : "${VMCTL:?}"
 here=$(cd "$(dirname "$0")" && pwd)
 cfg=$here/generator/configs
-fail() { echo "FAIL: $*"; exit 1; }
+source "$(dirname "$0")/harness.sh"
 
 rc=0
 out=$("$VMCTL" validate "$cfg/broken.conf" 2>&1) || rc=$?

@@ -139,13 +139,16 @@ guest_running() {
         esac
 }
 
-# guest_wait REGEX TIMEOUT: waits for a console line matching REGEX and prints it; fails (with the
-# console's tail) if the guest stops or TIMEOUT seconds pass first.
+# guest_wait REGEX LIMIT: waits for a console line matching REGEX and prints it; fails (with the
+# console's tail) if the guest stops first, or once its console has been silent for LIMIT seconds
+# without the line: the limit starts again whenever the guest prints, so a slow nest that still
+# makes progress never fails it, and a hung guest fails it after LIMIT seconds.
 guest_wait() {
-        local re=$1 limit=$2 end line beat
-        end=$(($(date +%s) + limit)) beat=$(($(date +%s) + 60))
+        local re=$1 limit=$2 end beat line s len=-1
+        end=$((SECONDS + limit)) beat=$((SECONDS + 60))
         while :; do
-                if line=$(guest_lines | grep -aE -m1 -- "$re"); then
+                s=$(guest_lines)
+                if line=$(grep -aE -m1 -- "$re" <<<"$s"); then
                         echo "$line"
                         return 0
                 fi
@@ -154,10 +157,17 @@ guest_wait() {
                         guest_show
                         fail "the guest stopped before printing /$re/"
                 fi
-                (($(date +%s) < end)) || { guest_show; fail "no /$re/ on the console within $limit s"; }
-                if (($(date +%s) > beat)); then
+                if ((${#s} != len)); then
+                        len=${#s}
+                        ((SECONDS + limit <= end)) || end=$((SECONDS + limit))
+                fi
+                ((SECONDS < end)) || {
+                        guest_show
+                        fail "no /$re/ on the console: it has been silent for $limit s ($(guest_elapsed) s since the start)"
+                }
+                if ((SECONDS > beat)); then
                         heartbeat "$G_NAME: waiting for /$re/, $(guest_elapsed) s since the start"
-                        beat=$(($(date +%s) + 60))
+                        beat=$((SECONDS + 60))
                 fi
                 sleep 0.2
         done
@@ -202,7 +212,7 @@ guest_kill9() {
         qemu) kill -9 "$G_PID" ;;
         vmm) systemctl kill --kill-whom=main -s KILL "vm@$G_NAME.service" ;;
         esac
-        guest_wait_exit 30
+        guest_wait_exit 120
 }
 
 # For an EXIT trap: stop whatever is still running and drop the vmm unit's files.

@@ -8,14 +8,7 @@ KVER=${GUEST_KERNEL##*/vmlinuz-}
 WORK=${SDVM_TEST_WORK:-/tmp/sdvm-tests}
 mkdir -p "$WORK"
 
-fail() { echo "FAIL: $*"; exit 1; }
-
-# A Debian boot, or many VM starts, take minutes in the nest, and meson prints nothing until a test
-# ends, while testbed/lib.sh takes 8 minutes of silence on L1's progress port (ttyS1) for a hang of
-# the nest: say that the test is alive there.
-heartbeat() {
-        [[ -f /src/.l1-entry && -w /dev/ttyS1 ]] && echo "  ($*)" >/dev/ttyS1 2>/dev/null || true
-}
+source "$(dirname "${BASH_SOURCE[0]}")/../harness.sh"
 
 [[ -c /dev/kvm ]] || { echo "no /dev/kvm: skipping"; exit 77; }
 

@@ -21,10 +21,10 @@ line=$(guest_wait 'SDVM-AGENT: multi-user.target reached' 600)
 echo "$line"
 echo "boot: multi-user.target on the console $(guest_elapsed) s after the start (guest uptime $(marker_field "$line" uptime))"
 grep -q 'state=\(running\|degraded\)' <<<"$line" || fail "the guest's systemd is not up: $line"
-guest_wait 'SDVM-AGENT: slowest units' 120 >/dev/null
+guest_wait 'SDVM-AGENT: slowest units' 300 >/dev/null
 # vmm gives each disk its Serial= (default sdvm-NAME-N) as the virtio-blk ID, which udev links.
 if [[ $LAUNCHER == vmm ]]; then
-        line=$(guest_wait 'SDVM-AGENT: disks:' 10)
+        line=$(guest_wait 'SDVM-AGENT: disks:' 300)
         echo "$line"
         grep -q "virtio-sdvm-${G_NAME:0:10}-0" <<<"$line" || fail "no /dev/disk/by-id link from the disk's serial: $line"
         # Inspect shows each disk: its model, a started queue, the reads the boot made, the read-only flag.
@@ -37,21 +37,21 @@ if [[ $LAUNCHER == vmm ]]; then
 fi
 guest_lines | grep -a 'SDVM-AGENT: \(failed units\|Startup\|slowest\)' || true
 
-line=$(guest_wait 'SDVM-AGENT: rodisk read' 120)
+line=$(guest_wait 'SDVM-AGENT: rodisk read' 300)
 echo "$line"
 [[ $(marker_field "$line" sha256) == "$ro_sum" ]] || fail "the guest read other bytes from the read-only disk"
 [[ $(marker_field "$line" bytes) == $((4 << 20)) ]] || fail "the read-only disk has the wrong size"
-line=$(guest_wait 'SDVM-AGENT: rodisk write' 60)
+line=$(guest_wait 'SDVM-AGENT: rodisk write' 300)
 echo "$line"
 grep -q 'write failed' <<<"$line" || fail "a write to the read-only disk succeeded"
 [[ $(sha256sum <"$ro" | cut -d' ' -f1) == "$ro_sum" ]] || fail "the read-only disk's image changed"
 
-synced=$(guest_wait 'SDVM-AGENT: synced' 120)
+synced=$(guest_wait 'SDVM-AGENT: synced' 300)
 echo "$synced"
-done_line=$(guest_wait 'SDVM-AGENT: done' 60)
+done_line=$(guest_wait 'SDVM-AGENT: done' 300)
 echo "$done_line"
 grep -q 'errors=0' <<<"$done_line" || fail "the agent reported errors"
-guest_wait_exit 120
+guest_wait_exit 300
 [[ $G_STATUS == poweroff ]] || fail "the guest did not power off cleanly: $G_STATUS"
 echo "powered off after $(guest_elapsed) s"
 check_durable "$root" "$synced"

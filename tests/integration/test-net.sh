@@ -34,10 +34,10 @@ line=$(guest_wait 'SDVM-AGENT: net-up' 600)
 echo "$line"
 echo "the guest configured its NIC $(guest_elapsed) s after the start"
 [[ $(marker_field "$line" mac) == "$mac" ]] || fail "the guest's NIC has MAC $(marker_field "$line" mac), configured $mac"
-line=$(guest_wait 'SDVM-AGENT: (ping ok|error: ping)' 60)
+line=$(guest_wait 'SDVM-AGENT: (ping ok|error: ping)' 300)
 echo "guest -> L1: $line"
 grep -q 'ping ok' <<<"$line" || fail "the guest cannot ping L1"
-ping -6 -c 3 -W 2 "fe80::2%$tap" || fail "L1 cannot ping the guest"
+ping -6 -c 3 -W 10 "fe80::2%$tap" || fail "L1 cannot ping the guest"
 
 # Pause quiesces the NIC, not only the vCPUs: frames L1 sends meanwhile wait in the tap, and nothing
 # writes them into the guest's receive buffers. The guest is idle on the network now: its agent
@@ -55,7 +55,7 @@ if [[ $LAUNCHER == vmm ]]; then
         ((${sent:-0} >= 10)) || fail "L1 did not send its pings while paused: $out"
         ((f1 == f0 && b1 == b0)) || fail "net0 received while the VM was paused: rxFrames $f0 -> $f1, rxBytes $b0 -> $b1"
         "$VMCTL" resume net || fail "vmctl resume net"
-        ping -6 -c 3 -W 2 "fe80::2%$tap" || fail "the guest does not answer a ping after resume"
+        ping -6 -c 3 -W 10 "fe80::2%$tap" || fail "the guest does not answer a ping after resume"
         f2=$(net0 rxFrames)
         echo "resumed: net0 rxFrames $f1 -> $f2"
         ((f2 > f1)) || fail "net0 received nothing after resume: rxFrames $f1 -> $f2"
@@ -81,9 +81,9 @@ up_sum=$(sha256sum <"$WORK/net-up.bin" | cut -d' ' -f1)
 echo "transfers: $((bytes >> 20)) MiB each way in $(since "$t0") s, checksums match"
 
 echo "== durability after kill -9 of the VMM right after the guest's sync"
-synced=$(guest_wait 'SDVM-AGENT: synced' 120)
+synced=$(guest_wait 'SDVM-AGENT: synced' 300)
 echo "$synced"
-done_line=$(guest_wait 'SDVM-AGENT: done' 60)
+done_line=$(guest_wait 'SDVM-AGENT: done' 300)
 grep -q 'errors=0' <<<"$done_line" || fail "the agent reported errors: $done_line"
 guest_kill9
 echo "killed the VMM at $(guest_elapsed) s ($G_STATUS)"

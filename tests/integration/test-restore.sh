@@ -107,7 +107,7 @@ boot=$(field "$first" boot)
 rm -f "$good"
 "$VMCTL" save --stop "$name" "$good" || { show "$t0"; fail "vmctl save --stop to a file failed"; }
 n1=$(count_of "$(last_count "$t0" 5 0)")
-for _ in $(seq 50); do [[ $(systemctl is-active "$unit") != active ]] && break; sleep 0.2; done
+for _ in $(seq 300); do [[ $(systemctl is-active "$unit") != active ]] && break; sleep 0.2; done
 [[ $(systemctl is-active "$unit") != active ]] || fail "the VM runs on after save --stop"
 [[ -s $good ]] || fail "no state file"
 good_sum=$(sum "$good")
@@ -176,7 +176,7 @@ out=$("$VMCTL" restore "$name" "$bad" 2>&1) && fail "restored over a running VM"
 echo "$out"
 grep -q "^VM '$name' is active: only a stopped VM can be restored" <<<"$out" || fail "no 'is active' message"
 "$VMCTL" save --stop "$name" >/dev/null || fail "vmctl save --stop failed"
-for _ in $(seq 50); do [[ $(systemctl is-active "$unit") != active ]] && break; sleep 0.2; done
+for _ in $(seq 300); do [[ $(systemctl is-active "$unit") != active ]] && break; sleep 0.2; done
 n2=$(count_of "$(last_count "$t1" 5 0)")
 [[ -s $state ]] || fail "no suspended state after save --stop"
 "$VMCTL" list | grep -E "^(NAME|$name) "
@@ -204,7 +204,7 @@ resumed "$t2" "$boot" "$n2"
 
 section "a consumed state is not restored twice"
 "$VMCTL" kill "$name" || fail "vmctl kill failed"
-for _ in $(seq 50); do [[ $(systemctl is-active "$unit") != active ]] && break; sleep 0.2; done
+for _ in $(seq 300); do [[ $(systemctl is-active "$unit") != active ]] && break; sleep 0.2; done
 [[ ! -e $state ]] || fail "a state file appeared"
 systemctl reset-failed "$unit" 2>/dev/null || true
 t3=$(date +%s)
@@ -242,7 +242,7 @@ for point in save-early save-ram save-rename; do
         [[ -n $stopped ]] || { kill "$saver" 2>/dev/null; show "$t"; fail "$point: vmm never stopped at the hook"; }
         kill -9 "$pid"
         wait "$saver" && fail "$point: the killed save succeeded"
-        for _ in $(seq 50); do [[ $(systemctl is-active "$unit") != active ]] && break; sleep 0.2; done
+        for _ in $(seq 300); do [[ $(systemctl is-active "$unit") != active ]] && break; sleep 0.2; done
         [[ $(sum "$state") == "$prev" ]] || fail "$point: the previous state changed"
         left=$(find "/var/lib/vms/$name/" -name '.#*' | wc -l)
         echo "$point: killed; the previous state is intact, $left temporary file(s) left"

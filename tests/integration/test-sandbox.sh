@@ -121,7 +121,7 @@ echo "kernel audit lines for socket() in log mode: $((audit_after - audit_before
 # expect_sigsys SINCE COMM SYSCALL: systemd and the kernel both recorded the kill.
 expect_sigsys() {
         local since=$1 comm=$2 nr=$3
-        for _ in $(seq 20); do
+        for _ in $(seq 240); do
                 journal_since "$since" | grep -q 'code=killed, status=31/SYS' && break
                 sleep 0.5
         done

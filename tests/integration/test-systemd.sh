@@ -89,7 +89,14 @@ mm=$(cat $cg/memory.max)
 
 echo "== 4. console socket"
 [[ -S /run/vms/$name/console ]] || fail "no console socket"
-reply=$( (sleep 1; echo 'echo marker-$((6*7))'; sleep 3) | timeout 20 socat - UNIX-CONNECT:/run/vms/$name/console | tr -d '\r')
+# The connection stays until the answer is in (120 s at most: the nest may be slow), not a fixed time.
+rm -f "$WORK/console-reply.txt"
+{
+        sleep 1
+        echo 'echo marker-$((6*7))'
+        for _ in $(seq 240); do grep -aq '^marker-42' "$WORK/console-reply.txt" 2>/dev/null && break; sleep 0.5; done
+} | timeout 150 socat - UNIX-CONNECT:/run/vms/$name/console >"$WORK/console-reply.txt" || true
+reply=$(tr -d '\r' <"$WORK/console-reply.txt")
 grep -q '^marker-42$' <<<"$reply" || { echo "$reply" | tail -20; fail "no answer from the guest shell on the console"; }
 echo "console: the guest shell answered marker-42"
 
@@ -136,9 +143,9 @@ done
 t0=$(date +%s)
 systemctl stop "vm@$name.service"
 echo "stopped in $(($(date +%s) - t0)) s"
-# journald takes the last console lines from its socket on its own time: give it a few seconds.
+# journald takes the last console lines from its socket on its own time: give it up to 2 minutes in a loaded nest.
 journal_has() {
-        for _ in $(seq 20); do
+        for _ in $(seq 240); do
                 journalctl -u "vm@$name" --no-pager -o cat | grep -q "$1" && return 0
                 sleep 0.5
         done

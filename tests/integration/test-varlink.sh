@@ -89,7 +89,7 @@ for m in io.sdvm.VM.Pause io.sdvm.VM.PowerOff io.systemd.MachineInstance.Termina
 done
 echo "monitor: Describe, Inspect and MachineInstance.Describe answered; Pause, PowerOff, Terminate: PermissionDenied"
 [[ $(call Describe | jq -r .state) == running ]] || fail "a refused call changed the VM"
-for _ in $(seq 20); do
+for _ in $(seq 240); do
         journalctl -u "vm@$name" --no-pager -o cat | grep -q "Refused a control connection from UID $(id -u sdvmother)" &&
                 break
         sleep 0.5
@@ -131,16 +131,20 @@ evh=$!
 evj=$!
 bg+=($evh $evj)
 ticks() { grep -c 'SDVM-GUEST: tick' "$WORK/console.txt" || true; }
-# still_ticks WHAT: the guest printed at least 3 ticks within 1 s.
+# still_ticks WHAT: the guest goes on ticking: 3 more ticks come (within 120 s, for a loaded nest).
 still_ticks() {
-        local a b
-        a=$(ticks); sleep 1; b=$(ticks)
-        ((b >= a + 3)) || fail "after $1: the guest stopped ticking ($a -> $b)"
+        local a
+        a=$(ticks)
+        ticked() { (($(ticks) >= a + 3)); }
+        wait_for 120 "3 more ticks after $1 (it had printed $a)" ticked
 }
-sleep 1
 still_ticks "attaching vmctl console"
 "$VMCTL" pause "$name" || fail "vmctl pause"
-sleep 0.3 # what was on its way to the console
+# What was on its way to the console when the vCPUs stopped still comes: wait until it has (no new
+# tick for 1 s), then the paused guest must print nothing for 2 s.
+a=-1
+settled() { local n; n=$(ticks); ((n == a)) && return 0; a=$n; sleep 1; return 1; }
+wait_for 60 "the console to settle after the pause" settled
 a=$(ticks); sleep 2; b=$(ticks)
 echo "paused: ticks $a -> $b in 2 s"
 ((a == b)) || fail "ticks arrived while paused"
@@ -242,7 +246,7 @@ rc=0; wait $evh || rc=$?
 ((rc == 0)) || fail "vmctl events: exit status $rc when the VM stopped"
 exec 7>&-
 tail -n1 "$WORK/vmctl-events.txt" | grep -q "stopped (terminate)$" || fail "vmctl events: no stopped line"
-for _ in $(seq 60); do
+for _ in $(seq 240); do
         [[ $(systemctl show -P ActiveState "vm@$name.service") == inactive ]] && break
         sleep 0.5
 done

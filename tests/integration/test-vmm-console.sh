@@ -22,7 +22,7 @@ cleanup() {
         kill -9 $pid $c1 $c3 2>/dev/null || true
 }
 trap cleanup EXIT
-for _ in $(seq 50); do [[ -S $sock ]] && break; sleep 0.1; done
+for _ in $(seq 600); do [[ -S $sock ]] && break; sleep 0.1; done
 # The clients' input comes from FIFOs that this script holds open: they never send anything, and
 # never see the end of their input either.
 mkfifo "$WORK/console.c1.in" "$WORK/console.c3.in"
