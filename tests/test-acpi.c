@@ -13,6 +13,7 @@
 
 #include "arch/x86/acpi.h"
 #include "arch/x86/layout.h"
+#include "device/pci/hotplug.h"
 #include "cleanup.h"
 
 /* Offsets below are from ACPI 6.4 chapter 5 (RSDP 5.2.5.3, header 5.2.6, FADT 5.2.9, MADT 5.2.12). */
@@ -46,8 +47,12 @@ static Image *build(unsigned n_cpus, bool cmos_rtc) {
         Image *img = calloc(1, sizeof *img);
 
         assert_non_null(img);
-        assert_int_equal(acpi_build(&(AcpiConfig) { .n_cpus = n_cpus, .cmos_rtc = cmos_rtc }, img->buf,
-                                    sizeof img->buf, &img->len),
+        /* With the board's PCI window, so that the DSDT has the host bridge and its hotplug slots. */
+        assert_int_equal(acpi_build(&(AcpiConfig) { .n_cpus = n_cpus,
+                                                    .cmos_rtc = cmos_rtc,
+                                                    .pci_mmio_base = X86_PCI_MMIO_BASE,
+                                                    .pci_mmio_size = X86_PCI_MMIO_SIZE },
+                                    img->buf, sizeof img->buf, &img->len),
                          0);
         assert_true(img->len > 0 && img->len <= sizeof img->buf);
         return img;
@@ -284,6 +289,24 @@ static void test_dsdt_aml(void **state) {
         assert_contains(d, len, 0x47, 0x01, X86_PORT_PVPANIC & 0xff, X86_PORT_PVPANIC >> 8,
                         X86_PORT_PVPANIC & 0xff, X86_PORT_PVPANIC >> 8, 0x01, 0x01);
         assert_contains(d, len, 0x08, '_', 'S', 'T', 'A', 0x0a, 0x0f);
+
+        /* ACPI PCI hotplug: the GED's second interrupt, and its _EVT calling \_SB.PCI0.PCNT */
+        assert_contains(d, len, 0x89, 0x06, 0x00, 0x03, 0x01, X86_IRQ_ACPI_GED_HOTPLUG, 0, 0, 0);
+        assert_contains(d, len, 0x93, 0x68, 0x0a, X86_IRQ_ACPI_GED_HOTPLUG, '\\', 0x2f, 0x03, '_', 'S', 'B', '_',
+                        'P', 'C', 'I', '0', 'P', 'C', 'N', 'T');
+        /* OperationRegion(PCHP, SystemIO, X86_PORT_PCI_HOTPLUG, PCI_HOTPLUG_REGS) */
+        assert_contains(d, len, 0x5b, 0x80, 'P', 'C', 'H', 'P', 0x01, 0x0b, X86_PORT_PCI_HOTPLUG & 0xff,
+                        X86_PORT_PCI_HOTPLUG >> 8, 0x0a, PCI_HOTPLUG_REGS);
+        /* Field(PCHP, DWordAcc, NoLock, WriteAsZeros) { PCIU, 32, PCID, 32, B0EJ, 32 } */
+        assert_contains(d, len, 'P', 'C', 'H', 'P', 0x43, 'P', 'C', 'I', 'U', 0x20, 'P', 'C', 'I', 'D', 0x20, 'B',
+                        '0', 'E', 'J', 0x20);
+        /* Device(S05) { Name(_ADR, 0x00050000) Name(_SUN, 5) Method(_EJ0, 1) { Store(1 << 5, B0EJ) } } */
+        assert_contains(d, len, 'S', '0', '5', '_', 0x08, '_', 'A', 'D', 'R', 0x0c, 0x00, 0x00, 0x05, 0x00, 0x08,
+                        '_', 'S', 'U', 'N', 0x0a, 0x05);
+        assert_contains(d, len, '_', 'E', 'J', '0', 0x01, 0x70, 0x0a, 1 << 5, 'B', '0', 'E', 'J');
+        /* Slot 31 too; and in PCNT: If (And(Local0, 1 << 31, Zero)) { Notify(S1F, 1) } */
+        assert_contains(d, len, 'S', '1', 'F', '_', 0x08, '_', 'A', 'D', 'R', 0x0c, 0x00, 0x00, 0x1f, 0x00);
+        assert_contains(d, len, 0x7b, 0x60, 0x0c, 0x00, 0x00, 0x00, 0x80, 0x00, 0x86, 'S', '1', 'F', '_', 0x01);
 }
 
 static void test_sleep_control_decode(void **state) {

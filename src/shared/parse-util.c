@@ -103,3 +103,29 @@ char *format_size(char buf[static FORMAT_SIZE_MAX], uint64_t bytes) {
         snprintf(buf, FORMAT_SIZE_MAX, "%llu", (unsigned long long) bytes);
         return buf;
 }
+
+static int hex_digit(char ch) {
+        if (ch >= '0' && ch <= '9')
+                return ch - '0';
+        if (ch >= 'a' && ch <= 'f')
+                return ch - 'a' + 10;
+        if (ch >= 'A' && ch <= 'F')
+                return ch - 'A' + 10;
+        return -1;
+}
+
+int parse_ether_addr(const char *s, uint8_t ret[static 6]) {
+        uint8_t mac[6];
+
+        if (!s || strlen(s) != 17)
+                return -EINVAL;
+        for (size_t i = 0; i < 6; i++) {
+                int hi = hex_digit(s[3 * i]), lo = hex_digit(s[3 * i + 1]);
+
+                if (hi < 0 || lo < 0 || (i < 5 && s[3 * i + 2] != ':'))
+                        return -EINVAL;
+                mac[i] = (uint8_t) (hi << 4 | lo);
+        }
+        memcpy(ret, mac, sizeof mac);
+        return 0;
+}

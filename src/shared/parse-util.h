@@ -11,6 +11,8 @@
 int parse_uint64(const char *s, uint64_t *ret);
 int parse_uint32(const char *s, uint32_t *ret);
 int parse_boolean(const char *s, bool *ret);
+/* An Ethernet address: six octets of two hex digits each, separated by ':' ("52:54:00:12:34:56"). */
+int parse_ether_addr(const char *s, uint8_t ret[static 6]);
 
 /* A byte count with an optional binary suffix: K, M, G or T (powers of 1024), e.g. "512M".
  * Fractions are not accepted: say 1536M, not 1.5G. */

@@ -366,29 +366,15 @@ static int parse_ifname(const ConfKey *key, const char *value, void *data, char 
         return conf_parse_string(key, value, data, reason);
 }
 
-static int hex_digit(char ch) {
-        if (ch >= '0' && ch <= '9')
-                return ch - '0';
-        if (ch >= 'a' && ch <= 'f')
-                return ch - 'a' + 10;
-        if (ch >= 'A' && ch <= 'F')
-                return ch - 'A' + 10;
-        return -1;
-}
-
-/* MACAddress=: six octets of two hex digits each, separated by ':'; a unicast address, not all zeros
- * (which the instance uses for "not set"). */
+/* MACAddress=: see parse_ether_addr(); a unicast address, not all zeros (which the instance uses for
+ * "not set"). */
 static int parse_mac(const ConfKey *key, const char *value, void *data, char *reason) {
         uint8_t mac[6];
 
-        if (strlen(value) != 17)
-                goto invalid;
-        for (size_t i = 0; i < 6; i++) {
-                int hi = hex_digit(value[3 * i]), lo = hex_digit(value[3 * i + 1]);
-
-                if (hi < 0 || lo < 0 || (i < 5 && value[3 * i + 2] != ':'))
-                        goto invalid;
-                mac[i] = (uint8_t) (hi << 4 | lo);
+        if (parse_ether_addr(value, mac) < 0) {
+                (void) snprintf(reason, CONF_REASON_MAX,
+                                "invalid MAC address, expected six hex octets separated by ':', e.g. 52:54:00:12:34:56");
+                return -EINVAL;
         }
         if (mac[0] & 1) {
                 (void) snprintf(reason, CONF_REASON_MAX, "a multicast address, expected a unicast one");
@@ -400,11 +386,6 @@ static int parse_mac(const ConfKey *key, const char *value, void *data, char *re
         }
         memcpy(data, mac, sizeof mac);
         return 0;
-
-invalid:
-        (void) snprintf(reason, CONF_REASON_MAX,
-                        "invalid MAC address, expected six hex octets separated by ':', e.g. 52:54:00:12:34:56");
-        return -EINVAL;
 }
 
 static int disk_section_open(void *userdata, unsigned index, unsigned line, char *reason, void **ret_instance) {

@@ -17,6 +17,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "backend/tap.h"
 #include "log.h"
 #include "parse-util.h"
 #include "snapshot/snapshot.h"
@@ -27,6 +28,15 @@
 
 static bool arg_json;
 static bool arg_stop;
+static bool arg_read_only;
+static bool arg_force;
+static const char *arg_serial;
+static const char *arg_tap;
+static const char *arg_bridge;
+static const char *arg_mac;
+
+/* How long a device removal may wait for the guest: vmm's own limit (60 s), and some. */
+#define REMOVE_TIMEOUT_USEC (90 * UINT64_C(1000000))
 
 static void help(void) {
         printf("%s [OPTIONS...] COMMAND ...\n\n"
@@ -53,6 +63,15 @@ static void help(void) {
                "  restore NAME FILE   Start a stopped VM from the state in FILE, which vmctl\n"
                "                      checks and copies into the VM's state directory (FILE\n"
                "                      stays as it is)\n"
+               "  add-disk NAME PATH  Add a disk (a raw image or block device, which vmctl opens\n"
+               "                      and hands over) to the running VM; --read-only, --serial=\n"
+               "  remove-disk NAME DISK\n"
+               "                      Ask the guest to release DISK (e.g. disk1) and remove it;\n"
+               "                      --force removes it without asking\n"
+               "  add-nic NAME --tap=TAP [--bridge=BRIDGE] [--mac=MAC]\n"
+               "                      Add a network interface on TAP (opened, or made and put in\n"
+               "                      BRIDGE, by vmctl) to the running VM\n"
+               "  remove-nic NAME NIC Remove an interface (e.g. net1), as remove-disk does\n"
                "  events NAME         Follow the VM's state changes, one line each, until it stops\n"
                "  console NAME        Attach to the serial console; Ctrl-] three times within 1 s\n"
                "                      detaches\n\n"
@@ -60,7 +79,12 @@ static void help(void) {
                "  -h --help           Show this help\n"
                "     --version        Show the version\n"
                "     --json           Print results as JSON (one object per file or event, one per line)\n"
-               "     --stop           save: stop the VM once saved\n\n"
+               "     --stop           save: stop the VM once saved\n"
+               "     --read-only      add-disk: the guest may only read the disk\n"
+               "     --serial=SERIAL  add-disk: the disk's serial (default sdvm-NAME-N)\n"
+               "     --force          remove-disk, remove-nic: do not wait for the guest\n"
+               "     --tap=TAP --bridge=BRIDGE --mac=MAC\n"
+               "                      add-nic: the tap, the bridge to put it in, its MAC address\n\n"
                "Exit status: 0 success; 1 a file is invalid or the VM refused the request;\n"
                "2 bad usage; 3 the VM is not running.\n",
                program_invocation_short_name);
@@ -165,6 +189,9 @@ static int vm_call_fd(const char *name, const char *method, sd_json_variant *par
                 return log_oom(), 1;
         if (fd >= 0 && (sd_varlink_set_allow_fd_passing_output(vl, true) < 0 || sd_varlink_push_dup_fd(vl, fd) < 0))
                 return log_error("Failed to pass a file descriptor to VM '%s'.", name), 1;
+        /* A removal waits for the guest. */
+        if (strncmp(method, "Remove", 6) == 0)
+                (void) sd_varlink_set_relative_timeout(vl, REMOVE_TIMEOUT_USEC);
         r = sd_varlink_call(vl, full, params, &reply, &error_id);
         if (r < 0)
                 return log_error_errno(r, "Failed to call %s on VM '%s': %m", method, name), 1;
@@ -182,6 +209,15 @@ static int vm_call_fd(const char *name, const char *method, sd_json_variant *par
                         return log_error_errno(EBUSY, "VM '%s' cannot %s now: it is %s.", name, method,
                                                sd_json_variant_string(sd_json_variant_by_key(reply, "state"))
                                                        ?: "busy"),
+                               1;
+                if (strcmp(error_id, "io.sdvm.VM.NoSuchDevice") == 0)
+                        return log_error_errno(ENOENT, "VM '%s' has no device '%s' of that kind.", name,
+                                               sd_json_variant_string(sd_json_variant_by_key(reply, "name")) ?: "?"),
+                               1;
+                const char *reason = sd_json_variant_string(sd_json_variant_by_key(reply, "reason"));
+                if (reason)
+                        return log_error_errno(EIO, "VM '%s' refused %s (%s): %s", name, method,
+                                               error_id + strlen("io.sdvm.VM."), reason),
                                1;
                 return log_error_errno(EIO, "VM '%s' refused %s: %s", name, method, error_id), 1;
         }
@@ -206,25 +242,183 @@ static void print_saved(sd_json_variant *v) {
                (double) sd_json_variant_unsigned(sd_json_variant_by_key(v, "pausedUSec")) / 1e6);
 }
 
+/* A new file in FILE's directory, not yet visible (O_TMPFILE), or where the file system cannot do that,
+ * a hidden temporary name (*ret_tmp, to unlink on failure): FILE itself is replaced only once the state
+ * is complete (commit_file()), so that a typo in NAME, a stopped VM or a save that dies leaves it as it
+ * was. */
+static int open_new_file(const char *path, int *ret_dir, char **ret_tmp) {
+        _cleanup_free_ char *copy = strdup(path), *tmp = NULL;
+        _cleanup_close_ int dir = -EBADF;
+        char *slash;
+        int fd;
+
+        if (!copy)
+                return -ENOMEM;
+        slash = strrchr(copy, '/');
+        if (slash == copy)
+                dir = open("/", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        else if (slash) {
+                *slash = 0;
+                dir = open(copy, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        } else
+                dir = open(".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        if (dir < 0)
+                return -errno;
+        fd = openat(dir, ".", O_TMPFILE | O_WRONLY | O_CLOEXEC, 0600);
+        if (fd < 0) {
+                if (errno != EOPNOTSUPP && errno != EISDIR && errno != EINVAL)
+                        return -errno;
+                if (asprintf(&tmp, ".#%s.XXXXXX", slash ? slash + 1 : copy) < 0)
+                        return -ENOMEM;
+                /* mkostempsat() does not exist: make the name here, then create it exclusively. */
+                for (int i = 0; i < 100 && fd < 0; i++) {
+                        static const char letters[] = "abcdefghijklmnopqrstuvwxyz0123456789";
+                        char *x = tmp + strlen(tmp) - 6;
+                        for (int k = 0; k < 6; k++)
+                                x[k] = letters[(unsigned) rand() % (sizeof letters - 1)];
+                        fd = openat(dir, tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0600);
+                        if (fd < 0 && errno != EEXIST)
+                                return -errno;
+                }
+                if (fd < 0)
+                        return -EEXIST;
+                *ret_tmp = TAKE_PTR(tmp);
+        }
+        *ret_dir = TAKE_FD(dir);
+        return fd;
+}
+
+/* Puts the complete state at path: fsync, link (the O_TMPFILE) or rename (a named temporary) over it,
+ * fsync of the directory. */
+static int commit_file(int fd, int dir, const char *tmp, const char *path) {
+        const char *base = strrchr(path, '/') ? strrchr(path, '/') + 1 : path;
+        char proc[64], link_tmp[64];
+
+        if (fsync(fd) < 0)
+                return -errno;
+        if (!tmp) {
+                /* linkat() cannot replace: link under a temporary name, then rename that over FILE. */
+                (void) snprintf(proc, sizeof proc, "/proc/self/fd/%d", fd);
+                for (int i = 0;; i++) {
+                        (void) snprintf(link_tmp, sizeof link_tmp, ".#vmctl-save.%d.%d", (int) getpid(), i);
+                        if (linkat(AT_FDCWD, proc, dir, link_tmp, AT_SYMLINK_FOLLOW) >= 0)
+                                break;
+                        if (errno != EEXIST || i > 100)
+                                return -errno;
+                }
+                tmp = link_tmp;
+        }
+        if (renameat(dir, tmp, dir, base) < 0) {
+                int r = -errno;
+                (void) unlinkat(dir, tmp, 0);
+                return r;
+        }
+        (void) fsync(dir);
+        return 0;
+}
+
 /* save NAME [FILE]: FILE is opened here, as the caller, and handed over: vmm opens no path of ours. */
 static int verb_save(int argc, char *argv[]) {
         _cleanup_(sd_json_variant_unrefp) sd_json_variant *params = NULL;
-        _cleanup_close_ int fd = -EBADF;
+        _cleanup_close_ int fd = -EBADF, dir = -EBADF;
+        _cleanup_free_ char *tmp = NULL;
+        int r;
 
         if (argc < 2 || argc > 3)
                 return log_error_errno(EINVAL, "save takes NAME and an optional FILE."), 2;
         if (argc == 3) {
-                fd = open(argv[2], O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOCTTY, 0600);
+                fd = open_new_file(argv[2], &dir, &tmp);
                 if (fd < 0)
-                        return log_error_errno(errno, "Failed to open %s for the state of VM '%s': %m", argv[2],
-                                               argv[1]),
+                        return log_error_errno(fd, "Failed to create a file beside %s for the state of VM '%s': %m",
+                                               argv[2], argv[1]),
                                1;
         }
         if (sd_json_buildo(&params,
                            SD_JSON_BUILD_PAIR_CONDITION(fd >= 0, "fileDescriptor", SD_JSON_BUILD_UNSIGNED(0)),
                            SD_JSON_BUILD_PAIR_CONDITION(arg_stop, "stop", SD_JSON_BUILD_BOOLEAN(true))) < 0)
                 return log_oom(), 1;
-        return vm_call_fd(argv[1], "Save", params, fd, print_saved);
+        r = vm_call_fd(argv[1], "Save", params, fd, print_saved);
+        if (fd < 0)
+                return r;
+        if (r == 0) {
+                int k = commit_file(fd, dir, tmp, argv[2]);
+                if (k < 0)
+                        return log_error_errno(k, "Failed to put the state of VM '%s' in place as %s: %m", argv[1],
+                                               argv[2]),
+                               1;
+        } else if (tmp)
+                (void) unlinkat(dir, tmp, 0); /* FILE stays as it was */
+        return r;
+}
+
+static void print_added(sd_json_variant *v) {
+        const char *mac = sd_json_variant_string(sd_json_variant_by_key(v, "macAddress"));
+
+        printf("added %s at PCI %s%s%s\n", sd_json_variant_string(sd_json_variant_by_key(v, "name")),
+               sd_json_variant_string(sd_json_variant_by_key(v, "pciAddress")), mac ? ", MAC " : "", mac ?: "");
+}
+
+/* add-disk NAME PATH: PATH is opened here, as the caller (read-only with --read-only), and handed over. */
+static int verb_add_disk(int argc, char *argv[]) {
+        _cleanup_(sd_json_variant_unrefp) sd_json_variant *params = NULL;
+        _cleanup_close_ int fd = -EBADF;
+
+        if (argc != 3)
+                return log_error_errno(EINVAL, "add-disk takes NAME and PATH."), 2;
+        fd = open(argv[2], (arg_read_only ? O_RDONLY : O_RDWR) | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
+        if (fd < 0)
+                return log_error_errno(errno, "Failed to open %s for VM '%s': %m", argv[2], argv[1]), 1;
+        if (sd_json_buildo(&params, SD_JSON_BUILD_PAIR_UNSIGNED("fileDescriptor", 0),
+                           SD_JSON_BUILD_PAIR_CONDITION(arg_read_only, "readOnly", SD_JSON_BUILD_BOOLEAN(true)),
+                           SD_JSON_BUILD_PAIR_CONDITION(!!arg_serial, "serial", SD_JSON_BUILD_STRING(arg_serial))) < 0)
+                return log_oom(), 1;
+        return vm_call_fd(argv[1], "AddDisk", params, fd, print_added);
+}
+
+/* add-nic NAME --tap=TAP: the tap is opened (made if need be, and put in --bridge) here, with the
+ * privilege that takes, and handed over; it lives as long as vmm holds it. */
+static int verb_add_nic(int argc, char *argv[]) {
+        _cleanup_(sd_json_variant_unrefp) sd_json_variant *params = NULL;
+        _cleanup_free_ char *label = NULL;
+        _cleanup_close_ int fd = -EBADF;
+        uint8_t mac[6];
+        int r;
+
+        if (argc != 2)
+                return log_error_errno(EINVAL, "add-nic takes NAME, --tap=TAP and optionally --bridge= and --mac=."), 2;
+        if (!arg_tap)
+                return log_error_errno(EINVAL, "add-nic needs --tap=TAP."), 2;
+        if (arg_mac && parse_ether_addr(arg_mac, mac) < 0)
+                return log_error_errno(EINVAL, "--mac=%s is not a MAC address like 52:54:00:12:34:56.", arg_mac), 2;
+        if (!vm_name_is_valid(argv[1]))
+                return log_error_errno(EINVAL, "'%s' is not a valid VM name.", argv[1]), 2;
+        if (asprintf(&label, "Tap %s for VM '%s'", arg_tap, argv[1]) < 0)
+                return log_oom(), 1;
+        r = tap_open_name(arg_tap, arg_bridge, label, &fd);
+        if (r < 0)
+                return 1; /* it said why */
+        if (sd_json_buildo(&params, SD_JSON_BUILD_PAIR_UNSIGNED("fileDescriptor", 0),
+                           SD_JSON_BUILD_PAIR_CONDITION(!!arg_mac, "macAddress", SD_JSON_BUILD_STRING(arg_mac))) < 0)
+                return log_oom(), 1;
+        return vm_call_fd(argv[1], "AddNetwork", params, fd, print_added);
+}
+
+static int verb_remove_device(int argc, char *argv[]) {
+        _cleanup_(sd_json_variant_unrefp) sd_json_variant *params = NULL;
+        bool disk = strcmp(argv[0], "remove-disk") == 0;
+        int r;
+
+        if (argc != 3)
+                return log_error_errno(EINVAL, "%s takes NAME and the device's name (e.g. %s).", argv[0],
+                                       disk ? "disk1" : "net1"),
+                       2;
+        if (sd_json_buildo(&params, SD_JSON_BUILD_PAIR_STRING("name", argv[2]),
+                           SD_JSON_BUILD_PAIR_CONDITION(arg_force, "force", SD_JSON_BUILD_BOOLEAN(true))) < 0)
+                return log_oom(), 1;
+        r = vm_call(argv[1], disk ? "RemoveDisk" : "RemoveNetwork", params, NULL);
+        if (r == 0 && !arg_json)
+                printf("removed %s\n", argv[2]);
+        return r;
 }
 
 static void print_describe(sd_json_variant *v) {
@@ -638,13 +832,14 @@ static int on_event(sd_varlink *link, sd_json_variant *parameters, const char *e
                 const char *event = sd_json_variant_string(sd_json_variant_by_key(parameters, "event")) ?: "?";
                 const char *state = sd_json_variant_string(sd_json_variant_by_key(parameters, "state"));
                 const char *reason = sd_json_variant_string(sd_json_variant_by_key(parameters, "reason"));
+                const char *device = sd_json_variant_string(sd_json_variant_by_key(parameters, "device"));
                 char when[64];
                 struct tm tm;
 
                 (void) strftime(when, sizeof when, "%Y-%m-%d %H:%M:%S", localtime_r(&ts.tv_sec, &tm));
-                printf("%s.%03ld %s %s%s%s%s\n", when, ts.tv_nsec / 1000000L, st->name,
-                       strcmp(event, "state") == 0 && state ? state : event, reason ? " (" : "", reason ?: "",
-                       reason ? ")" : "");
+                printf("%s.%03ld %s %s%s%s%s%s%s\n", when, ts.tv_nsec / 1000000L, st->name,
+                       strcmp(event, "state") == 0 && state ? state : event, device ? " " : "", device ?: "",
+                       reason ? " (" : "", reason ?: "", reason ? ")" : "");
         }
         (void) fflush(stdout);
         /* The last reply has no "continues": the VM stopped. */
@@ -735,12 +930,19 @@ static int verb_vm(int argc, char *argv[]) {
 }
 
 int main(int argc, char *argv[]) {
-        enum { ARG_VERSION = 0x100, ARG_JSON, ARG_STOP };
+        enum { ARG_VERSION = 0x100, ARG_JSON, ARG_STOP, ARG_READ_ONLY, ARG_SERIAL, ARG_FORCE, ARG_TAP, ARG_BRIDGE,
+               ARG_MAC };
         static const struct option options[] = {
                 { "help", no_argument, NULL, 'h' },
                 { "version", no_argument, NULL, ARG_VERSION },
                 { "json", no_argument, NULL, ARG_JSON },
                 { "stop", no_argument, NULL, ARG_STOP },
+                { "read-only", no_argument, NULL, ARG_READ_ONLY },
+                { "serial", required_argument, NULL, ARG_SERIAL },
+                { "force", no_argument, NULL, ARG_FORCE },
+                { "tap", required_argument, NULL, ARG_TAP },
+                { "bridge", required_argument, NULL, ARG_BRIDGE },
+                { "mac", required_argument, NULL, ARG_MAC },
                 {},
         };
         int c;
@@ -758,6 +960,24 @@ int main(int argc, char *argv[]) {
                         break;
                 case ARG_STOP:
                         arg_stop = true;
+                        break;
+                case ARG_READ_ONLY:
+                        arg_read_only = true;
+                        break;
+                case ARG_SERIAL:
+                        arg_serial = optarg;
+                        break;
+                case ARG_FORCE:
+                        arg_force = true;
+                        break;
+                case ARG_TAP:
+                        arg_tap = optarg;
+                        break;
+                case ARG_BRIDGE:
+                        arg_bridge = optarg;
+                        break;
+                case ARG_MAC:
+                        arg_mac = optarg;
                         break;
                 default:
                         return 2;
@@ -778,6 +998,12 @@ int main(int argc, char *argv[]) {
                 return verb_save(argc - optind, argv + optind);
         if (strcmp(argv[optind], "restore") == 0)
                 return verb_restore(argc - optind, argv + optind);
+        if (strcmp(argv[optind], "add-disk") == 0)
+                return verb_add_disk(argc - optind, argv + optind);
+        if (strcmp(argv[optind], "add-nic") == 0)
+                return verb_add_nic(argc - optind, argv + optind);
+        if (strcmp(argv[optind], "remove-disk") == 0 || strcmp(argv[optind], "remove-nic") == 0)
+                return verb_remove_device(argc - optind, argv + optind);
         if (strcmp(argv[optind], "start") == 0 || strcmp(argv[optind], "stop") == 0 ||
             strcmp(argv[optind], "restart") == 0)
                 return verb_job(argc - optind, argv + optind);

@@ -35,9 +35,9 @@ static int open_tap(const VmNetwork *vn, unsigned index, int *ret_fd) {
         return tap_open_name(vn->tap, vn->bridge, label, ret_fd);
 }
 
-/* Takes dev (also on failure), puts it on the board's PCI bus as a Device and starts its I/O thread. */
-static int add_virtio(Vm *vm, Board *board, VirtioDevice *dev) {
+int vmm_add_virtio(Vm *vm, Board *board, VirtioDevice *dev, Device **ret) {
         VirtioPci *vp;
+        Device *node;
         char id[DEVICE_ID_MAX];
         int r;
 
@@ -46,13 +46,21 @@ static int add_virtio(Vm *vm, Board *board, VirtioDevice *dev) {
         if (r < 0)
                 return log_error_errno(r, "Failed to put %s on the PCI bus: %m", id);
         r = device_add(board_pci_node(board), id, virtio_pci_device_ops(vp), vp, DEVICE_ADDRESS_PCI,
-                       virtio_pci_pci_device(vp)->slot, NULL);
+                       virtio_pci_pci_device(vp)->slot, &node);
         if (r < 0)
                 return log_error_errno(r, "Failed to add device %s: %m", id);
         r = virtio_device_start_thread(virtio_pci_device(vp));
-        if (r < 0)
+        if (r < 0) {
+                (void) device_free(node);
                 return log_error_errno(r, "Failed to start the I/O thread of %s: %m", id);
+        }
+        if (ret)
+                *ret = node;
         return 0;
+}
+
+static int add_virtio(Vm *vm, Board *board, VirtioDevice *dev) {
+        return vmm_add_virtio(vm, board, dev, NULL);
 }
 
 static int add_disks(Vm *vm, Board *board, const VmConfig *config, int *disk_fds) {

@@ -6,8 +6,13 @@
  * Device in the Vm's tree. */
 
 #include "arch/board.h"
+#include "device/virtio/virtio.h"
 #include "core/vm.h"
 #include "vm-config.h"
+
+/* Takes dev (also on failure), puts it on the board's PCI bus (the lowest free slot) as a Device under
+ * the bus's node and starts its I/O thread; on failure nothing of it is left. ret: the node, or NULL. */
+int vmm_add_virtio(Vm *vm, Board *board, VirtioDevice *dev, Device **ret);
 
 /* disk_fds: config->n_disks fds systemd opened for the [Disk]s (-EBADF where none: the path is opened
  * here), or NULL; taken (entries become -EBADF). Logs. */

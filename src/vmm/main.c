@@ -20,6 +20,7 @@
 #include <unistd.h>
 
 #include "assemble.h"
+#include "hotplug.h"
 #include "sandbox.h"
 #include "suspend.h"
 #include "core/test-trigger.h"
@@ -51,6 +52,7 @@ typedef struct Context {
         sd_event *event;
         Console *console;
         VarlinkServer *varlink;
+        Hotplug *hotplug;
         bool power_button_pressed;
         bool stop_told; /* the control socket's subscribers were told "stopped" */
         struct termios saved_termios;
@@ -183,6 +185,14 @@ static int ctx_save(Context *ctx, int fd, bool stop, VarlinkSaveResult *ret) {
         int r;
 
         *ret = (VarlinkSaveResult) {};
+        /* The next start builds the config's devices: a state with others would not restore. */
+        if (hotplug_devices_changed(ctx->hotplug)) {
+                (void) snprintf(ret->reason, sizeof ret->reason,
+                                "devices were added or removed while the VM ran: its state would not match the "
+                                "devices of the configuration at the next start");
+                log_error("Cannot save the VM: %s.", ret->reason);
+                return -EBUSY;
+        }
         if (was_running) {
                 r = vm_pause(ctx->vm);
                 if (r < 0)
@@ -295,6 +305,56 @@ static int backend_devices(void *userdata, sd_json_variant **ret) {
         return varlink_vm_devices(ctx->vm, ret);
 }
 
+static void copy_device_result(const HotplugResult *h, VarlinkDeviceResult *ret) {
+        (void) snprintf(ret->name, sizeof ret->name, "%s", h->name);
+        (void) snprintf(ret->pci_address, sizeof ret->pci_address, "%s", h->pci_address);
+        (void) snprintf(ret->reason, sizeof ret->reason, "%s", h->reason);
+}
+
+static int backend_add_disk(void *userdata, int fd, bool read_only, const char *serial, VarlinkDeviceResult *ret) {
+        Context *ctx = userdata;
+        HotplugResult res;
+        int r;
+
+        r = hotplug_add_disk(ctx->hotplug, fd, read_only, serial, &res);
+        copy_device_result(&res, ret);
+        if (r < 0)
+                log_error("AddDisk refused: %s.", res.reason);
+        return r;
+}
+
+static int backend_add_network(void *userdata, int fd, const uint8_t *mac, VarlinkDeviceResult *ret) {
+        Context *ctx = userdata;
+        HotplugResult res;
+        int r;
+
+        r = hotplug_add_network(ctx->hotplug, fd, mac, &res);
+        copy_device_result(&res, ret);
+        memcpy(ret->mac, res.mac, sizeof ret->mac);
+        if (r < 0)
+                log_error("AddNetwork refused: %s.", res.reason);
+        return r;
+}
+
+static int backend_remove_device(void *userdata, VarlinkDeviceKind kind, const char *name, bool force,
+                                 VarlinkRemoveDone done, void *cookie, char reason[static 256]) {
+        Context *ctx = userdata;
+        char why[HOTPLUG_REASON_MAX];
+        int r;
+
+        r = hotplug_remove(ctx->hotplug, kind == VARLINK_DEVICE_DISK ? HOTPLUG_DISK : HOTPLUG_NETWORK, name, force,
+                           done, cookie, why);
+        (void) snprintf(reason, 256, "%s", why);
+        if (r < 0)
+                log_error("Removal of %s refused: %s.", name, why);
+        return r;
+}
+
+static void on_device_event(void *userdata, const char *event, const char *name, const char *type) {
+        Context *ctx = userdata;
+        varlink_emit_device(ctx->varlink, event, name, type);
+}
+
 static const VarlinkBackend vm_backend = {
         .get_state = backend_get_state,
         .pause = backend_pause,
@@ -305,6 +365,9 @@ static const VarlinkBackend vm_backend = {
         .save = backend_save,
         .describe_devices = backend_devices,
         .inspect = backend_inspect,
+        .add_disk = backend_add_disk,
+        .add_network = backend_add_network,
+        .remove_device = backend_remove_device,
 };
 
 static size_t console_input(void *userdata, const uint8_t *buf, size_t n) {
@@ -507,6 +570,7 @@ static int run(int argc, char *argv[]) {
         _cleanup_(sd_event_unrefp) sd_event *event = NULL;
         _cleanup_(console_freep) Console *console = NULL; /* before the event loop goes, after the vCPUs */
         _cleanup_(varlink_server_freep) VarlinkServer *varlink = NULL; /* before the console and the VM */
+        _cleanup_(hotplug_freep) Hotplug *hotplug = NULL; /* before the server: it answers waiting calls */
         Context ctx = {};
         uint64_t start = now_usec();
         VmStopReason reason;
@@ -613,6 +677,10 @@ static int run(int argc, char *argv[]) {
         if (r < 0)
                 return VMM_EXIT_FAILURE;
         ctx.varlink = varlink;
+        r = hotplug_new(event, vm, board, config, HOTPLUG_EJECT_TIMEOUT_USEC, on_device_event, &ctx, &hotplug);
+        if (r < 0)
+                return VMM_EXIT_FAILURE;
+        ctx.hotplug = hotplug;
         log_debug("Control socket: %s.", varlink_server_is_listening(varlink) ? "io.sdvm.VM" : "none passed");
         (void) setup_terminal(&ctx);
 
@@ -626,6 +694,10 @@ static int run(int argc, char *argv[]) {
         r = vm_spawn_vcpus(vm);
         if (r < 0)
                 return VMM_EXIT_FAILURE;
+        /* The I/O threads of devices added while the VM runs: made now, parked until then. */
+        r = thread_make_spares(THREAD_ROLE_DEVICE_IO, THREAD_SPARES_MAX);
+        if (r < 0)
+                return log_error_errno(r, "Failed to make the spare I/O threads: %m"), VMM_EXIT_FAILURE;
         r = thread_enter_main();
         if (r < 0)
                 return log_error_errno(r, "Failed to sandbox the main thread: %m"), VMM_EXIT_FAILURE;
@@ -644,6 +716,7 @@ static int run(int argc, char *argv[]) {
         }
         reason = vm_stop(vm);
         tell_stopped(&ctx, reason); /* if the loop ended otherwise */
+        ctx.hotplug = hotplug = hotplug_free(hotplug); /* removals that wait get their answer */
         ctx.varlink = varlink = varlink_server_free(varlink); /* what subscribers can still take */
         console = console_free(console); /* its last partial line, before the final status line */
         return exit_status(reason);

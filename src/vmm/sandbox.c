@@ -177,6 +177,7 @@ static const IoctlRule ioctl_rules[] = {
         { KVM_SET_GSI_ROUTING, M | V, FD_VM },   /* the guest programs an MSI-X vector */
         { KVM_IOEVENTFD, M | V, FD_VM },         /* the guest moves a virtio BAR */
         { TUNSETOFFLOAD, M | V, FD_ANY },        /* virtio-net at DRIVER_OK: the offloads the driver took */
+        { TUNGETIFF, M, FD_ANY },                /* AddNetwork: is the passed fd a tap with a vnet header? */
 
         /* Device I/O threads: virtio-blk on a block device. */
         { BLKDISCARD, D, FD_ANY },

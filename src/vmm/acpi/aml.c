@@ -22,11 +22,14 @@
 #define AML_MULTI_NAME_PREFIX 0x2f
 #define AML_EXT_OP_PREFIX 0x5b
 #define AML_EXT_DEVICE_OP 0x82
+#define AML_EXT_OP_REGION_OP 0x80
+#define AML_EXT_FIELD_OP 0x81
 #define AML_ROOT_CHAR '\\'
 #define AML_PARENT_PREFIX_CHAR '^'
 #define AML_LOCAL0_OP 0x60
 #define AML_ARG0_OP 0x68
 #define AML_STORE_OP 0x70
+#define AML_AND_OP 0x7b
 #define AML_NOTIFY_OP 0x86
 #define AML_LEQUAL_OP 0x93
 #define AML_IF_OP 0xa0
@@ -491,6 +494,77 @@ int aml_end(AmlBuf *a) {
         a->len += n_prefix;
         a->depth--;
         return 0;
+}
+
+int aml_operation_region(AmlBuf *a, const char *path, uint8_t space, uint64_t offset, uint64_t len) {
+        int r;
+
+        if (a->error < 0)
+                return a->error;
+        r = aml_append_u8(a, AML_EXT_OP_PREFIX);
+        if (r < 0)
+                return r;
+        r = aml_append_u8(a, AML_EXT_OP_REGION_OP);
+        if (r < 0)
+                return r;
+        r = aml_name_string(a, path);
+        if (r < 0)
+                return r;
+        r = aml_append_u8(a, space);
+        if (r < 0)
+                return r;
+        r = aml_integer(a, offset);
+        if (r < 0)
+                return r;
+        return aml_integer(a, len);
+}
+
+int aml_field_begin(AmlBuf *a, const char *region, uint8_t flags) {
+        int r;
+
+        r = aml_open(a, true, AML_EXT_FIELD_OP, AML_SCOPE_PLAIN);
+        if (r < 0)
+                return r;
+        r = aml_name_string(a, region);
+        if (r < 0)
+                return r;
+        return aml_append_u8(a, flags);
+}
+
+int aml_field_unit(AmlBuf *a, const char *name, unsigned bits) {
+        uint8_t seg[4], len[2];
+        size_t n;
+        int r;
+
+        if (a->error < 0)
+                return a->error;
+        if (a->depth == 0 || bits == 0 || bits > 0xfff)
+                return aml_fail(a, -EINVAL);
+        /* A NamedField is a NameSeg, then its width in bits in PkgLength's encoding, which here counts
+         * bits, not its own bytes: one byte up to 63, else a lead byte with the low nibble and one more. */
+        r = name_seg(name, strlen(name), seg);
+        if (r < 0)
+                return aml_fail(a, r);
+        if (bits <= 0x3f) {
+                len[0] = (uint8_t) bits;
+                n = 1;
+        } else {
+                len[0] = (uint8_t) (0x40 | (bits & 0x0f));
+                len[1] = (uint8_t) (bits >> 4);
+                n = 2;
+        }
+        r = aml_append(a, seg, sizeof seg);
+        if (r < 0)
+                return r;
+        return aml_append(a, len, n);
+}
+
+int aml_and(AmlBuf *a) {
+        return aml_append_u8(a, AML_AND_OP);
+}
+
+int aml_null_target(AmlBuf *a) {
+        return aml_append_u8(a, AML_ZERO_OP);
 }
 
 int aml_lequal(AmlBuf *a) {

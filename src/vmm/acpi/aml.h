@@ -100,7 +100,21 @@ int aml_buffer_begin(AmlBuf *a);                       /* raw bytes follow */
 int aml_resource_template_begin(AmlBuf *a);            /* resource descriptors follow */
 int aml_end(AmlBuf *a);
 
+/* OperationRegion(path, space, offset, len). */
+#define AML_REGION_SYSTEM_MEMORY 0x00
+#define AML_REGION_SYSTEM_IO 0x01
+int aml_operation_region(AmlBuf *a, const char *path, uint8_t space, uint64_t offset, uint64_t len);
+/* Field(region, flags) { name, bits, ... }: aml_field_unit() for each unit (a NameSeg of 1-4 characters),
+ * then aml_end(). */
+#define AML_FIELD_ACCESS_DWORD 0x03
+#define AML_FIELD_NO_LOCK 0x00
+#define AML_FIELD_WRITE_AS_ZEROS 0x40
+int aml_field_begin(AmlBuf *a, const char *region, uint8_t flags);
+int aml_field_unit(AmlBuf *a, const char *name, unsigned bits);
+
 /* Operators: the opcode only; the operands follow (see the top of this file). */
+int aml_and(AmlBuf *a);         /* And(Operand, Operand, Target) */
+int aml_null_target(AmlBuf *a); /* a Target that stores nowhere */
 int aml_lequal(AmlBuf *a); /* LEqual(Operand, Operand) */
 int aml_store(AmlBuf *a);  /* Store(TermArg, SuperName) */
 int aml_notify(AmlBuf *a); /* Notify(NotifyObject, NotifyValue) */

@@ -16,6 +16,7 @@
 
 typedef struct Board Board;
 typedef struct PciBus PciBus;
+typedef struct PciHotplug PciHotplug;
 
 const VmArch *board_vm_arch(void);
 
@@ -29,6 +30,9 @@ DEFINE_TRIVIAL_CLEANUP_FUNC(Board *, board_free);
 /* Where the devices of the config go: the PCI bus and its node in the device tree. */
 PciBus *board_pci_bus(Board *b);
 Device *board_pci_node(Board *b);
+/* ACPI hotplug of that bus's slots (device/pci/hotplug.h): how a device added or removed while the guest
+ * runs is announced to it. */
+PciHotplug *board_pci_hotplug(Board *b);
 
 /* Asks the guest to power off (the ACPI power button). */
 void board_press_power_button(Board *b);

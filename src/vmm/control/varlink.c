@@ -10,6 +10,7 @@
 #include <sys/socket.h>
 
 #include "log.h"
+#include "parse-util.h"
 #include "control/varlink.h"
 
 #define VARLINK_PATH_MAX 256U
@@ -311,6 +312,194 @@ static int vl_method_save(sd_varlink *link, sd_json_variant *parameters, sd_varl
         return r;
 }
 
+/* A device call's fd: an index into what the client pushed; nothing else is a valid file descriptor. */
+static int take_fd_param(sd_varlink *link, int64_t index, int *ret) {
+        int fd;
+
+        if (index < 0 || index > 255)
+                return sd_varlink_error_invalid_parameter_name(link, "fileDescriptor");
+        fd = sd_varlink_take_fd(link, (size_t) index);
+        if (fd < 0)
+                return sd_varlink_error_invalid_parameter_name(link, "fileDescriptor");
+        *ret = fd;
+        return 0;
+}
+
+/* Device calls need a backend that has them and a VM that runs or is paused; not one that is going. */
+static int check_device_state(sd_varlink *link, VarlinkServer *s) {
+        VmState state = get_state(s);
+
+        if (!s->backend->add_disk || !s->backend->add_network || !s->backend->remove_device)
+                return sd_varlink_error(link, SD_VARLINK_ERROR_METHOD_NOT_IMPLEMENTED, NULL);
+
+        if (state == VM_STATE_STOPPED || state == VM_STATE_CREATED)
+                return reply_not_running(link);
+        if (state == VM_STATE_SHUTTING_DOWN)
+                return reply_invalid_state(link, state);
+        return 0;
+}
+
+static int reply_add_error(sd_varlink *link, int r, const VarlinkDeviceResult *res) {
+        const char *error = r == -EEXIST                ? "io.sdvm.VM.DeviceExists"
+                            : r == -ENOSPC || r == -EAGAIN ? "io.sdvm.VM.NoRoom"
+                                                          : "io.sdvm.VM.BadDevice";
+        return sd_varlink_errorbo(link, error,
+                                  SD_JSON_BUILD_PAIR_STRING("reason", res->reason[0] ? res->reason : strerror(-r)));
+}
+
+static int vl_method_add_disk(sd_varlink *link, sd_json_variant *parameters, sd_varlink_method_flags_t flags,
+                              void *userdata) {
+        struct {
+                int64_t fd_index;
+                bool read_only;
+                const char *serial;
+        } p = { .fd_index = -1 };
+        static const sd_json_dispatch_field table[] = {
+                { "fileDescriptor", _SD_JSON_VARIANT_TYPE_INVALID, sd_json_dispatch_int64, offsetof(typeof(p), fd_index),
+                  SD_JSON_MANDATORY },
+                { "readOnly", SD_JSON_VARIANT_BOOLEAN, sd_json_dispatch_stdbool, offsetof(typeof(p), read_only),
+                  SD_JSON_NULLABLE },
+                { "serial", SD_JSON_VARIANT_STRING, sd_json_dispatch_const_string, offsetof(typeof(p), serial),
+                  SD_JSON_NULLABLE },
+                {},
+        };
+        VarlinkServer *s = userdata;
+        VarlinkDeviceResult res = {};
+        int r, fd = -EBADF;
+
+        r = sd_varlink_dispatch(link, parameters, table, &p);
+        if (r != 0)
+                return r;
+        r = check_device_state(link, s);
+        if (r != 0)
+                return r;
+        r = take_fd_param(link, p.fd_index, &fd);
+        if (r != 0)
+                return r;
+        r = s->backend->add_disk(s->userdata, fd, p.read_only, p.serial, &res);
+        if (r < 0)
+                return reply_add_error(link, r, &res);
+        return sd_varlink_replybo(link, SD_JSON_BUILD_PAIR_STRING("name", res.name),
+                                  SD_JSON_BUILD_PAIR_STRING("pciAddress", res.pci_address));
+}
+
+static int vl_method_add_network(sd_varlink *link, sd_json_variant *parameters, sd_varlink_method_flags_t flags,
+                                 void *userdata) {
+        struct {
+                int64_t fd_index;
+                const char *mac;
+        } p = { .fd_index = -1 };
+        static const sd_json_dispatch_field table[] = {
+                { "fileDescriptor", _SD_JSON_VARIANT_TYPE_INVALID, sd_json_dispatch_int64, offsetof(typeof(p), fd_index),
+                  SD_JSON_MANDATORY },
+                { "macAddress", SD_JSON_VARIANT_STRING, sd_json_dispatch_const_string, offsetof(typeof(p), mac),
+                  SD_JSON_NULLABLE },
+                {},
+        };
+        VarlinkServer *s = userdata;
+        VarlinkDeviceResult res = {};
+        uint8_t mac[6];
+        char text[18];
+        int r, fd = -EBADF;
+
+        r = sd_varlink_dispatch(link, parameters, table, &p);
+        if (r != 0)
+                return r;
+        if (p.mac && parse_ether_addr(p.mac, mac) < 0)
+                return sd_varlink_error_invalid_parameter_name(link, "macAddress");
+        r = check_device_state(link, s);
+        if (r != 0)
+                return r;
+        r = take_fd_param(link, p.fd_index, &fd);
+        if (r != 0)
+                return r;
+        r = s->backend->add_network(s->userdata, fd, p.mac ? mac : NULL, &res);
+        if (r < 0)
+                return reply_add_error(link, r, &res);
+        (void) snprintf(text, sizeof text, "%02x:%02x:%02x:%02x:%02x:%02x", res.mac[0], res.mac[1], res.mac[2],
+                        res.mac[3], res.mac[4], res.mac[5]);
+        return sd_varlink_replybo(link, SD_JSON_BUILD_PAIR_STRING("name", res.name),
+                                  SD_JSON_BUILD_PAIR_STRING("pciAddress", res.pci_address),
+                                  SD_JSON_BUILD_PAIR_STRING("macAddress", text));
+}
+
+static int reply_remove_error(sd_varlink *link, int r, const char *name, const char *reason) {
+        if (r == -ENOENT)
+                return sd_varlink_errorbo(link, "io.sdvm.VM.NoSuchDevice", SD_JSON_BUILD_PAIR_STRING("name", name));
+        return sd_varlink_errorbo(link,
+                                  r == -EBUSY        ? "io.sdvm.VM.DeviceBusy"
+                                  : r == -EPERM      ? "io.sdvm.VM.DeviceProtected"
+                                  : r == -ETIMEDOUT  ? "io.sdvm.VM.NotReleased"
+                                  : r == -ESHUTDOWN || r == -ECANCELED ? "io.sdvm.VM.NotReleased"
+                                                                       : "io.sdvm.VM.BadDevice",
+                                  SD_JSON_BUILD_PAIR_STRING("reason", reason && *reason ? reason : strerror(-r)));
+}
+
+/* The guest let go (or did not in time): the call that waited gets its answer. cookie holds a reference
+ * on the link and the name. */
+typedef struct RemoveCall {
+        sd_varlink *link;
+        char name[32];
+} RemoveCall;
+
+static void on_removed(void *cookie, int r, const char *reason) {
+        RemoveCall *c = cookie;
+
+        if (r < 0)
+                (void) reply_remove_error(c->link, r, c->name, reason);
+        else
+                (void) sd_varlink_reply(c->link, NULL);
+        sd_varlink_unref(c->link);
+        free(c);
+}
+
+static int remove_device(sd_varlink *link, sd_json_variant *parameters, VarlinkServer *s, VarlinkDeviceKind kind) {
+        struct {
+                const char *name;
+                bool force;
+        } p = {};
+        static const sd_json_dispatch_field table[] = {
+                { "name", SD_JSON_VARIANT_STRING, sd_json_dispatch_const_string, offsetof(typeof(p), name),
+                  SD_JSON_MANDATORY },
+                { "force", SD_JSON_VARIANT_BOOLEAN, sd_json_dispatch_stdbool, offsetof(typeof(p), force),
+                  SD_JSON_NULLABLE },
+                {},
+        };
+        char reason[256];
+        RemoveCall *c;
+        int r;
+
+        r = sd_varlink_dispatch(link, parameters, table, &p);
+        if (r != 0)
+                return r;
+        r = check_device_state(link, s);
+        if (r != 0)
+                return r;
+        c = calloc(1, sizeof *c);
+        if (!c)
+                return -ENOMEM;
+        c->link = sd_varlink_ref(link);
+        (void) snprintf(c->name, sizeof c->name, "%s", p.name);
+        r = s->backend->remove_device(s->userdata, kind, p.name, p.force, on_removed, c, reason);
+        if (r == 1)
+                return 0; /* on_removed() answers */
+        sd_varlink_unref(c->link);
+        free(c);
+        if (r < 0)
+                return reply_remove_error(link, r, p.name, reason);
+        return sd_varlink_reply(link, NULL);
+}
+
+static int vl_method_remove_disk(sd_varlink *link, sd_json_variant *parameters, sd_varlink_method_flags_t flags,
+                                 void *userdata) {
+        return remove_device(link, parameters, userdata, VARLINK_DEVICE_DISK);
+}
+
+static int vl_method_remove_network(sd_varlink *link, sd_json_variant *parameters, sd_varlink_method_flags_t flags,
+                                    void *userdata) {
+        return remove_device(link, parameters, userdata, VARLINK_DEVICE_NETWORK);
+}
+
 /* io.systemd.MachineInstance: the same operations, with that interface's errors. */
 static int vl_method_mi_pause(sd_varlink *link, sd_json_variant *parameters, sd_varlink_method_flags_t flags,
                               void *userdata) {
@@ -479,6 +668,10 @@ CONTROL_ONLY(vl_method_power_off, "io.sdvm.VM.PowerOff")
 CONTROL_ONLY(vl_method_reboot, "io.sdvm.VM.Reboot")
 CONTROL_ONLY(vl_method_terminate, "io.sdvm.VM.Terminate")
 CONTROL_ONLY(vl_method_save, "io.sdvm.VM.Save")
+CONTROL_ONLY(vl_method_add_disk, "io.sdvm.VM.AddDisk")
+CONTROL_ONLY(vl_method_remove_disk, "io.sdvm.VM.RemoveDisk")
+CONTROL_ONLY(vl_method_add_network, "io.sdvm.VM.AddNetwork")
+CONTROL_ONLY(vl_method_remove_network, "io.sdvm.VM.RemoveNetwork")
 CONTROL_ONLY(vl_method_mi_pause, "io.systemd.MachineInstance.Pause")
 CONTROL_ONLY(vl_method_mi_resume, "io.systemd.MachineInstance.Resume")
 CONTROL_ONLY(vl_method_mi_power_off, "io.systemd.MachineInstance.PowerOff")
@@ -516,6 +709,21 @@ void varlink_emit_panic(VarlinkServer *s) {
                 return;
         for (unsigned i = 0; i < s->n_subscribers;) {
                 int r = sd_varlink_notifybo(s->subscribers[i], SD_JSON_BUILD_PAIR_STRING("event", "panic"));
+                if (r < 0) {
+                        log_debug_errno(r, "Failed to send an event to a subscriber, dropping it: %m");
+                        subscriber_drop(s, i);
+                } else
+                        i++;
+        }
+}
+
+void varlink_emit_device(VarlinkServer *s, const char *event, const char *name, const char *type) {
+        if (!s)
+                return;
+        for (unsigned i = 0; i < s->n_subscribers;) {
+                int r = sd_varlink_notifybo(s->subscribers[i], SD_JSON_BUILD_PAIR_STRING("event", event),
+                                            SD_JSON_BUILD_PAIR_STRING("device", name),
+                                            SD_JSON_BUILD_PAIR_STRING("type", type));
                 if (r < 0) {
                         log_debug_errno(r, "Failed to send an event to a subscriber, dropping it: %m");
                         subscriber_drop(s, i);
@@ -609,6 +817,10 @@ int varlink_server_new(const VarlinkParams *p, VarlinkServer **ret) {
                                                "io.sdvm.VM.Terminate", vl_method_terminate_checked,
                                                "io.sdvm.VM.Save", vl_method_save_checked,
                                                "io.sdvm.VM.SubscribeEvents", vl_method_subscribe_events,
+                                               "io.sdvm.VM.AddDisk", vl_method_add_disk_checked,
+                                               "io.sdvm.VM.RemoveDisk", vl_method_remove_disk_checked,
+                                               "io.sdvm.VM.AddNetwork", vl_method_add_network_checked,
+                                               "io.sdvm.VM.RemoveNetwork", vl_method_remove_network_checked,
                                                "io.systemd.MachineInstance.Pause", vl_method_mi_pause_checked,
                                                "io.systemd.MachineInstance.Resume", vl_method_mi_resume_checked,
                                                "io.systemd.MachineInstance.PowerOff", vl_method_mi_power_off_checked,

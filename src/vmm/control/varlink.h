@@ -42,6 +42,22 @@ typedef struct VarlinkSaveResult {
         char reason[256];     /* on failure */
 } VarlinkSaveResult;
 
+/* Devices added and removed while the VM runs (main.c maps these onto hotplug.h). */
+typedef enum VarlinkDeviceKind {
+        VARLINK_DEVICE_DISK,
+        VARLINK_DEVICE_NETWORK,
+} VarlinkDeviceKind;
+
+typedef struct VarlinkDeviceResult {
+        char name[32];
+        char pci_address[16];
+        uint8_t mac[6];   /* AddNetwork */
+        char reason[256]; /* on failure */
+} VarlinkDeviceResult;
+
+/* The end of a removal that waited for the guest: r 0 or negative errno, with a reason. */
+typedef void (*VarlinkRemoveDone)(void *cookie, int r, const char *reason);
+
 typedef struct VarlinkBackend {
         VmState (*get_state)(void *userdata);
         int (*pause)(void *userdata);
@@ -56,6 +72,14 @@ typedef struct VarlinkBackend {
         int (*describe_devices)(void *userdata, sd_json_variant **ret);
         /* Inspect's tree: a JSON object, see the IDL. */
         int (*inspect)(void *userdata, sd_json_variant **ret);
+        /* AddDisk, AddNetwork: fd taken; mac NULL for the default. Negative errno with ret->reason: -EEXIST
+         * (DeviceExists), -ENOSPC/-EAGAIN (NoRoom), anything else BadDevice. May be NULL: not served. */
+        int (*add_disk)(void *userdata, int fd, bool read_only, const char *serial, VarlinkDeviceResult *ret);
+        int (*add_network)(void *userdata, int fd, const uint8_t *mac, VarlinkDeviceResult *ret);
+        /* RemoveDisk, RemoveNetwork: 0 done, 1 done(cookie, ...) follows, or negative errno with reason:
+         * -ENOENT (NoSuchDevice), -EBUSY (DeviceBusy), -EPERM (DeviceProtected). */
+        int (*remove_device)(void *userdata, VarlinkDeviceKind kind, const char *name, bool force,
+                             VarlinkRemoveDone done, void *cookie, char reason[static 256]);
 } VarlinkBackend;
 
 /* ControlGroup= and MonitorGroup= in vm.conf: their members may connect as well as root; the first may
@@ -110,6 +134,8 @@ unsigned varlink_server_n_subscribers(VarlinkServer *s);
 void varlink_emit_state(VarlinkServer *s, VmState state, VmStopReason reason);
 /* The guest reported a panic (pvpanic): {"event":"panic"}. */
 void varlink_emit_panic(VarlinkServer *s);
+/* A device came or went: {"event":"device-added"|"device-removed","device":name,"type":type}. */
+void varlink_emit_device(VarlinkServer *s, const char *event, const char *name, const char *type);
 
 /* What a peer (uid, its primary gid and supplementary groups) may do under grants: root everything, a
  * member of both groups what the larger grant gives. Exposed for tests. */

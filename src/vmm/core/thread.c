@@ -14,13 +14,31 @@ static const char *const thread_role_table[_THREAD_ROLE_MAX] = {
 DEFINE_STRING_TABLE_TO_STRING(thread_role, ThreadRole);
 
 static ThreadSandboxFn sandbox;
+static bool main_confined;
+
+/* A spare thread: parked until job is set, then runs it and parks again. Main thread only assigns and
+ * joins; the spare clears job when it is done. */
+typedef struct Spare {
+        pthread_t thread;
+        ThreadRole role;
+        void *(*job)(void *); /* under spare_lock; NULL while parked */
+        void *arg;
+} Spare;
+
+static Spare spares[THREAD_SPARES_MAX];
+static unsigned n_spares;
+static pthread_mutex_t spare_lock = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t spare_cond = PTHREAD_COND_INITIALIZER;
 
 void thread_set_sandbox(ThreadSandboxFn fn) {
         sandbox = fn;
 }
 
 int thread_enter_main(void) {
-        return sandbox ? sandbox(THREAD_ROLE_MAIN, -EBADF) : 0;
+        int r = sandbox ? sandbox(THREAD_ROLE_MAIN, -EBADF) : 0;
+        if (r >= 0)
+                main_confined = true;
+        return r;
 }
 
 typedef struct Start {
@@ -58,7 +76,104 @@ static void *trampoline(void *p) {
         return r < 0 ? NULL : fn(arg);
 }
 
+static void *spare_loop(void *p) {
+        Spare *sp = p;
+
+        for (;;) {
+                void *(*job)(void *);
+                void *arg;
+
+                pthread_mutex_lock(&spare_lock);
+                while (!sp->job)
+                        pthread_cond_wait(&spare_cond, &spare_lock);
+                job = sp->job;
+                arg = sp->arg;
+                pthread_mutex_unlock(&spare_lock);
+                (void) job(arg);
+                pthread_mutex_lock(&spare_lock);
+                sp->job = NULL;
+                sp->arg = NULL;
+                pthread_cond_broadcast(&spare_cond);
+                pthread_mutex_unlock(&spare_lock);
+        }
+        return NULL;
+}
+
+static int spawn_thread(ThreadRole role, const char *name, int own_fd, void *(*fn)(void *), void *arg,
+                        pthread_t *ret);
+
+int thread_make_spares(ThreadRole role, unsigned n) {
+        char name[16];
+        int r;
+
+        if (main_confined || n > THREAD_SPARES_MAX - n_spares)
+                return -EINVAL;
+        for (unsigned i = 0; i < n; i++) {
+                Spare *sp = &spares[n_spares];
+                *sp = (Spare) { .role = role };
+                (void) snprintf(name, sizeof name, "spare%u", n_spares);
+                r = spawn_thread(role, name, -EBADF, spare_loop, sp, &sp->thread);
+                if (r < 0)
+                        return r;
+                n_spares++;
+        }
+        return 0;
+}
+
+unsigned thread_spares_free(ThreadRole role) {
+        unsigned n = 0;
+
+        pthread_mutex_lock(&spare_lock);
+        for (unsigned i = 0; i < n_spares; i++)
+                n += spares[i].role == role && !spares[i].job;
+        pthread_mutex_unlock(&spare_lock);
+        return n;
+}
+
+/* Hands fn(arg) to a parked spare of role. */
+static int take_spare(ThreadRole role, const char *name, void *(*fn)(void *), void *arg, pthread_t *ret) {
+        Spare *sp = NULL;
+
+        pthread_mutex_lock(&spare_lock);
+        for (unsigned i = 0; i < n_spares && !sp; i++)
+                if (spares[i].role == role && !spares[i].job)
+                        sp = &spares[i];
+        if (sp) {
+                sp->job = fn;
+                sp->arg = arg;
+                pthread_cond_broadcast(&spare_cond);
+        }
+        pthread_mutex_unlock(&spare_lock);
+        if (!sp)
+                return -EAGAIN;
+        /* Through /proc (the main thread may open files); a name is only for ps and the journal. */
+        (void) pthread_setname_np(sp->thread, name);
+        *ret = sp->thread;
+        return 0;
+}
+
+void thread_join(pthread_t t) {
+        for (unsigned i = 0; i < n_spares; i++) {
+                Spare *sp = &spares[i];
+                if (!pthread_equal(sp->thread, t))
+                        continue;
+                pthread_mutex_lock(&spare_lock);
+                while (sp->job)
+                        pthread_cond_wait(&spare_cond, &spare_lock);
+                pthread_mutex_unlock(&spare_lock);
+                return;
+        }
+        (void) pthread_join(t, NULL);
+}
+
 int thread_spawn(ThreadRole role, const char *name, int own_fd, void *(*fn)(void *), void *arg, pthread_t *ret) {
+        if (main_confined)
+                return own_fd >= 0 ? -EPERM : take_spare(role, name, fn, arg, ret);
+        return spawn_thread(role, name, own_fd, fn, arg, ret);
+}
+
+static int spawn_thread(ThreadRole role, const char *name, int own_fd, void *(*fn)(void *), void *arg,
+                        pthread_t *ret) {
         Start s = { .role = role, .own_fd = own_fd, .fn = fn, .arg = arg };
         sigset_t all, old;
         pthread_t t;

@@ -30,7 +30,22 @@ int thread_enter_main(void);
 
 /* Starts fn(arg) on a new thread named name (at most 15 characters are kept); own_fd goes to the
  * sandbox hook (a vCPU's fd, else -EBADF). Returns once the thread has applied its sandbox: a negative
- * errno if that failed (the thread is gone again), else 0 with *ret set. */
+ * errno if that failed (the thread is gone again), else 0 with *ret set.
+ *
+ * Once the main thread has confined itself (thread_enter_main()) it may not create threads: a thread
+ * made then would run under the main thread's filter too. A device added while the VM runs gets one of
+ * the spare threads made beforehand (thread_make_spares()): the call hands fn(arg) to a parked spare of
+ * the role (its sandbox applied long ago) and renames it; -EAGAIN when none is left. */
 int thread_spawn(ThreadRole role, const char *name, int own_fd, void *(*fn)(void *), void *arg, pthread_t *ret);
+/* Waits for a thread from thread_spawn() to return from fn: pthread_join(), or for a spare, until it is
+ * parked again (it stays, for the next device). */
+void thread_join(pthread_t t);
+
+/* Makes n parked spare threads of role (own_fd -EBADF), before thread_enter_main(). At most
+ * THREAD_SPARES_MAX in all. */
+#define THREAD_SPARES_MAX 8
+int thread_make_spares(ThreadRole role, unsigned n);
+/* Spares of role that are parked now. */
+unsigned thread_spares_free(ThreadRole role);
 
 const char *thread_role_to_string(ThreadRole r);

@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 #include <assert.h>
 #include <errno.h>
+#include <stdio.h>
 #include <string.h>
 
 #include "acpi/aml.h"
@@ -8,6 +9,8 @@
 #include "arch/x86/acpi.h"
 #include "arch/x86/layout.h"
 #include "cleanup.h"
+#include "device/pci/hotplug.h"
+#include "device/pci/pci.h"
 
 /* Field values and layouts from ACPI 6.4, chapter 5. */
 
@@ -71,6 +74,10 @@
 
 /* The DSDT's devices, by name. */
 #define DSDT_POWER_BUTTON "\\_SB.PWRB"
+#define DSDT_PCI_HOTPLUG_METHOD "\\_SB.PCI0.PCNT"
+/* Notify values for a hot-plug slot (ACPI 6.4 section 5.6.6). */
+#define NOTIFY_DEVICE_CHECK 1
+#define NOTIFY_EJECT_REQUEST 3
 #define POWER_BUTTON_NOTIFY_PRESSED 0x80 /* "Button pressed" for PNP0C0C (ACPI 6.4 section 4.8.3.1) */
 
 static uint8_t acpi_checksum(const uint8_t *p, size_t n) {
@@ -153,15 +160,18 @@ static int dsdt_power_button(AmlBuf *a) {
         return aml_end(a);
 }
 
-/* The Generic Event Device: hardware-reduced ACPI's replacement for the SCI and GPE blocks. Its one
- * interrupt means "power button pressed"; the OS runs _EVT with the GSI that fired. */
-static int dsdt_generic_event_device(AmlBuf *a) {
+/* The Generic Event Device: hardware-reduced ACPI's replacement for the SCI and GPE blocks. One
+ * interrupt means "power button pressed", the other (with a PCI bus) "a hot-plug slot changed"; the OS
+ * runs _EVT with the GSI that fired. */
+static int dsdt_generic_event_device(const AcpiConfig *cfg, AmlBuf *a) {
         (void) aml_device_begin(a, "GED0");
         (void) aml_name_str(a, "_HID", "ACPI0013");
         (void) aml_name_integer(a, "_UID", 0);
         (void) aml_name(a, "_CRS");
         (void) aml_resource_template_begin(a);
         (void) aml_extended_interrupt(a, AML_IRQ_CONSUMER | AML_IRQ_EDGE, X86_IRQ_ACPI_GED);
+        if (cfg->pci_mmio_size > 0)
+                (void) aml_extended_interrupt(a, AML_IRQ_CONSUMER | AML_IRQ_EDGE, X86_IRQ_ACPI_GED_HOTPLUG);
         (void) aml_end(a);
 
         (void) aml_method_begin(a, "_EVT", 1, /* serialized= */ false);
@@ -173,6 +183,14 @@ static int dsdt_generic_event_device(AmlBuf *a) {
         (void) aml_name_string(a, DSDT_POWER_BUTTON);
         (void) aml_integer(a, POWER_BUTTON_NOTIFY_PRESSED);
         (void) aml_end(a); /* If */
+        if (cfg->pci_mmio_size > 0) {
+                (void) aml_if_begin(a);
+                (void) aml_lequal(a);
+                (void) aml_arg(a, 0);
+                (void) aml_integer(a, X86_IRQ_ACPI_GED_HOTPLUG);
+                (void) aml_name_string(a, DSDT_PCI_HOTPLUG_METHOD); /* a call, no arguments */
+                (void) aml_end(a); /* If */
+        }
         (void) aml_end(a); /* Method */
 
         return aml_end(a);
@@ -203,6 +221,58 @@ static int dsdt_pvpanic(AmlBuf *a) {
         return aml_end(a);
 }
 
+/* ACPI PCI hotplug (device/pci/hotplug.h), inside PCI0: the register block as three fields, one device
+ * per slot 1-31 (_ADR, _SUN, and _EJ0, which tells vmm the guest let go), and PCNT, which the GED runs on
+ * the hotplug interrupt: it reads both "what changed" registers once (reading clears them) and notifies
+ * each slot in them, device check for an insertion and eject request for a removal. */
+static int dsdt_pci_hotplug(AmlBuf *a) {
+        char name[8];
+
+        (void) aml_operation_region(a, "PCHP", AML_REGION_SYSTEM_IO, X86_PORT_PCI_HOTPLUG, PCI_HOTPLUG_REGS);
+        (void) aml_field_begin(a, "PCHP", AML_FIELD_ACCESS_DWORD | AML_FIELD_NO_LOCK | AML_FIELD_WRITE_AS_ZEROS);
+        (void) aml_field_unit(a, "PCIU", 32); /* PCI_HOTPLUG_REG_INSERTED */
+        (void) aml_field_unit(a, "PCID", 32); /* PCI_HOTPLUG_REG_EJECT_REQ */
+        (void) aml_field_unit(a, "B0EJ", 32); /* PCI_HOTPLUG_REG_EJECT */
+        (void) aml_end(a);
+
+        (void) aml_method_begin(a, "PCNT", 0, /* serialized= */ true);
+        (void) aml_store(a);
+        (void) aml_name_string(a, "PCIU");
+        (void) aml_local(a, 0);
+        (void) aml_store(a);
+        (void) aml_name_string(a, "PCID");
+        (void) aml_local(a, 1);
+        for (unsigned slot = 1; slot < PCI_SLOTS; slot++) {
+                (void) snprintf(name, sizeof name, "S%02X", slot);
+                for (unsigned k = 0; k < 2; k++) {
+                        (void) aml_if_begin(a);
+                        (void) aml_and(a);
+                        (void) aml_local(a, k);
+                        (void) aml_integer(a, UINT64_C(1) << slot);
+                        (void) aml_null_target(a);
+                        (void) aml_notify(a);
+                        (void) aml_name_string(a, name);
+                        (void) aml_integer(a, k == 0 ? NOTIFY_DEVICE_CHECK : NOTIFY_EJECT_REQUEST);
+                        (void) aml_end(a); /* If */
+                }
+        }
+        (void) aml_end(a); /* Method */
+
+        for (unsigned slot = 1; slot < PCI_SLOTS; slot++) {
+                (void) snprintf(name, sizeof name, "S%02X", slot);
+                (void) aml_device_begin(a, name);
+                (void) aml_name_integer(a, "_ADR", (uint64_t) slot << 16); /* device slot, function 0 */
+                (void) aml_name_integer(a, "_SUN", slot);
+                (void) aml_method_begin(a, "_EJ0", 1, /* serialized= */ false);
+                (void) aml_store(a);
+                (void) aml_integer(a, UINT64_C(1) << slot);
+                (void) aml_name_string(a, "B0EJ");
+                (void) aml_end(a); /* Method */
+                (void) aml_end(a); /* Device */
+        }
+        return 0;
+}
+
 /* The host bridge: bus 0 only, its configuration ports, and the memory window that vmm assigned every
  * BAR from. Without firmware, Linux keeps BARs that lie inside a bridge window. */
 static int dsdt_pci(const AcpiConfig *cfg, AmlBuf *a) {
@@ -229,6 +299,7 @@ static int dsdt_pci(const AcpiConfig *cfg, AmlBuf *a) {
                 .length = cfg->pci_mmio_size,
         });
         (void) aml_end(a);
+        (void) dsdt_pci_hotplug(a);
         return aml_end(a);
 }
 
@@ -243,7 +314,7 @@ static int build_dsdt(const AcpiConfig *cfg, AmlBuf *a, uint64_t *ret_addr) {
         (void) dsdt_sleep_states(a);
         (void) aml_scope_begin(a, "\\_SB");
         (void) dsdt_power_button(a);
-        (void) dsdt_generic_event_device(a);
+        (void) dsdt_generic_event_device(cfg, a);
         (void) dsdt_com1(a);
         (void) dsdt_pvpanic(a);
         if (cfg->pci_mmio_size > 0)

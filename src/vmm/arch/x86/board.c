@@ -17,6 +17,7 @@
 #include "arch/x86/layout.h"
 #include "core/test-trigger.h"
 #include "device/i8042.h"
+#include "device/pci/hotplug.h"
 #include "device/pci/pci.h"
 #include "device/pvpanic.h"
 #include "device/serial.h"
@@ -37,6 +38,8 @@ struct Board {
         Device *pci_node;
         Irq com1_irq;
         Irq ged_irq;
+        Irq hotplug_irq; /* the GED's second line: PciHotplug keeps a pointer to it */
+        PciHotplug *hotplug;
         void (*console_out)(void *opaque, const uint8_t *buf, size_t n);
         void *console_out_opaque;
 };
@@ -369,6 +372,7 @@ int board_new(Vm *vm, const VmConfig *config, Board **ret) {
         m->vm = vm;
         m->com1_irq = (Irq) { .set_level = vm_irq_set_level, .opaque = vm, .gsi = X86_IRQ_COM1 };
         m->ged_irq = (Irq) { .set_level = vm_irq_set_level, .opaque = vm, .gsi = X86_IRQ_ACPI_GED };
+        m->hotplug_irq = (Irq) { .set_level = vm_irq_set_level, .opaque = vm, .gsi = X86_IRQ_ACPI_GED_HOTPLUG };
 
         r = x86_cpuid_get_supported(vm->kvm_fd, &m->supported_cpuid);
         if (r < 0)
@@ -409,6 +413,13 @@ int board_new(Vm *vm, const VmConfig *config, Board **ret) {
         r = add_pci_bus(m);
         if (r < 0)
                 return r;
+        r = pci_hotplug_new(&m->hotplug_irq, &m->hotplug);
+        if (r < 0)
+                return log_error_errno(r, "Failed to create the PCI hotplug registers: %m");
+        r = add_platform(m, "pci-hotplug", &pci_hotplug_device_ops, m->hotplug, X86_PORT_PCI_HOTPLUG,
+                         (const PortRange[]) { { X86_PORT_PCI_HOTPLUG, PCI_HOTPLUG_REGS, pci_hotplug_io } }, 1);
+        if (r < 0)
+                return r;
         *ret = TAKE_PTR(m);
         return 0;
 }
@@ -419,6 +430,10 @@ PciBus *board_pci_bus(Board *b) {
 
 Device *board_pci_node(Board *b) {
         return b->pci_node;
+}
+
+PciHotplug *board_pci_hotplug(Board *b) {
+        return b->hotplug;
 }
 
 void board_press_power_button(Board *b) {

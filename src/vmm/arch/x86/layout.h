@@ -50,3 +50,7 @@
 #define X86_ACPI_RESET_VALUE 0x1
 #define X86_ACPI_S5_TYPE 5 /* SLP_TYP written with SLP_EN for _S5 (soft off) */
 #define X86_IRQ_ACPI_GED 5
+/* ACPI PCI hotplug (device/pci/hotplug.h): its register block, and the GED's second interrupt, which runs
+ * the DSDT's slot notifications. */
+#define X86_PORT_PCI_HOTPLUG 0xae00
+#define X86_IRQ_ACPI_GED_HOTPLUG 6

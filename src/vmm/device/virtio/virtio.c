@@ -337,7 +337,7 @@ VirtioDevice *virtio_device_free(VirtioDevice *d) {
                 pthread_cond_broadcast(&d->cond);
                 pthread_mutex_unlock(&d->lock);
                 (void) eventfd_write(d->ctl_fd, 1);
-                pthread_join(d->thread, NULL);
+                thread_join(d->thread);
         }
         d->ops->free(d->priv);
         while (d->watches) {
