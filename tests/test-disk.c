@@ -367,6 +367,28 @@ static void test_io(void **state) {
         assert_int_equal(disk_flush(ro), 0);
 }
 
+/* A failed flush is remembered: after the store recovers, a flush still fails (the kernel may have
+ * dropped the pages it could not write). The failure is made with an fd that cannot be synced. */
+static void test_flush_error_latches(void **state) {
+        _cleanup_(disk_freep) Disk *d = NULL;
+        int good, bad;
+
+        make_image(image, MIB);
+        d = open_ok(image, false);
+        assert_int_equal(disk_flush(d), 0);
+        good = dup(d->fd);
+        bad = open(image, O_PATH | O_CLOEXEC);
+        assert_true(good >= 0 && bad >= 0);
+        assert_true(dup2(bad, d->fd) >= 0); /* fdatasync() on an O_PATH fd fails (EBADF) */
+        assert_int_equal(disk_flush(d), -EBADF);
+        assert_true(dup2(good, d->fd) >= 0); /* the store is fine again */
+        assert_int_equal(fdatasync(d->fd), 0);
+        assert_int_equal(disk_flush(d), -EBADF);
+        assert_int_equal(disk_flush(d), -EBADF);
+        close(good);
+        close(bad);
+}
+
 static uint64_t blocks(const char *path) {
         struct stat st;
 
@@ -418,6 +440,7 @@ int main(void) {
                 cmocka_unit_test(test_lock),    cmocka_unit_test(test_new),
                 cmocka_unit_test(test_open_path), cmocka_unit_test(test_lock_new),
                 cmocka_unit_test(test_io),
+                cmocka_unit_test(test_flush_error_latches),
                 cmocka_unit_test(test_discard), cmocka_unit_test(test_write_zeroes),
         };
         unsetenv("JOURNAL_STREAM");

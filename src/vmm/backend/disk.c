@@ -214,15 +214,29 @@ int disk_preadv(Disk *d, const struct iovec *iov, int iovcnt, uint64_t offset) {
 }
 
 int disk_pwritev(Disk *d, const struct iovec *iov, int iovcnt, uint64_t offset) {
+        int r;
+
         assert(d);
         if (d->read_only)
                 return -EROFS;
-        return full_io(d, true, iov, iovcnt, offset);
+        r = full_io(d, true, iov, iovcnt, offset);
+        /* An I/O error of the store may have taken earlier writes with it: no flush may claim them. */
+        if (r == -EIO && d->flush_error == 0)
+                d->flush_error = r;
+        return r;
 }
 
 int disk_flush(Disk *d) {
         assert(d);
-        return fdatasync(d->fd) < 0 ? -errno : 0;
+        /* Once the kernel reported a write-back error, it may have dropped those pages as clean: a later
+         * fdatasync() would succeed and call lost data durable. So the first error stays. */
+        if (d->flush_error < 0)
+                return d->flush_error;
+        if (fdatasync(d->fd) < 0) {
+                d->flush_error = errno == EINTR ? 0 : -errno;
+                return -errno;
+        }
+        return 0;
 }
 
 int disk_discard(Disk *d, uint64_t offset, uint64_t length) {

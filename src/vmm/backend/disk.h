@@ -20,6 +20,7 @@ typedef struct Disk {
         bool read_only;    /* writes, discards and write-zeroes fail with -EROFS */
         bool block_device; /* otherwise a regular file */
         bool can_discard;  /* disk_discard() can work: offer VIRTIO_BLK_F_DISCARD only then */
+        int flush_error;   /* the first write-back error (negative errno), which every later flush returns */
         char *label;       /* "[Disk] #1 (/path, line 12)", for messages */
 } Disk;
 
@@ -51,7 +52,10 @@ DEFINE_FREEP(Disk, disk_free);
 int disk_preadv(Disk *d, const struct iovec *iov, int iovcnt, uint64_t offset);
 int disk_pwritev(Disk *d, const struct iovec *iov, int iovcnt, uint64_t offset);
 
-/* Makes completed writes durable (fdatasync: for a block device, a flush of its write cache). */
+/* Makes completed writes durable (fdatasync: for a block device, a flush of its write cache). Once a
+ * flush has failed, or a write failed with EIO, every later flush fails with that error until the disk
+ * is opened anew: the kernel may have marked the lost pages clean, and a flush that succeeded would
+ * call them durable. */
 int disk_flush(Disk *d);
 
 /* Deallocates a range: punching a hole in a file (reads give zeros afterwards), BLKDISCARD on a block
