@@ -22,6 +22,7 @@
 #include "device/pvpanic.h"
 #include "device/serial.h"
 #include "log.h"
+#include "ratelimit.h"
 
 /* Local APIC register offsets and LVT delivery modes (Intel SDM vol. 3, 11.5.1). */
 #define APIC_LVT0 0x350
@@ -39,6 +40,7 @@ struct Board {
         Irq com1_irq;
         Irq ged_irq;
         Irq hotplug_irq; /* the GED's second line: PciHotplug keeps a pointer to it */
+        RateLimit guest_log; /* the lines a guest's writes to the platform's registers cause */
         PciHotplug *hotplug;
         void (*console_out)(void *opaque, const uint8_t *buf, size_t n);
         void *console_out_opaque;
@@ -108,7 +110,7 @@ static void on_pvpanic(void *opaque, uint8_t events) {
 
         if (events & PVPANIC_PANICKED)
                 vm_request_stop(m->vm, VM_STOP_PANIC);
-        else if (events & PVPANIC_CRASH_LOADED)
+        else if ((events & PVPANIC_CRASH_LOADED) && ratelimit_below(&m->guest_log, NULL))
                 log_warning("Guest panicked and is running its crash kernel (pvpanic crash-loaded).");
 }
 
@@ -130,7 +132,7 @@ static void acpi_regs_io(void *opaque, uint64_t offset, uint8_t *data, uint32_t 
                 int typ = acpi_sleep_control_decode(data[0]);
                 if (typ == X86_ACPI_S5_TYPE)
                         vm_request_stop(m->vm, VM_STOP_POWEROFF);
-                else if (typ >= 0)
+                else if (typ >= 0 && ratelimit_below(&m->guest_log, NULL))
                         log_warning("Guest asked for ACPI sleep type %d, which is not supported; ignoring.", typ);
         } else if (port == X86_PORT_ACPI_RESET && data[0] == X86_ACPI_RESET_VALUE)
                 vm_request_stop(m->vm, VM_STOP_REBOOT);
@@ -140,7 +142,7 @@ static void boot_timer_io(void *opaque, uint64_t offset, uint8_t *data, uint32_t
         Board *m = opaque;
         uint64_t now = now_usec(), first;
 
-        if (!is_write || data[0] != X86_BOOT_TIMER_MAGIC)
+        if (!is_write || data[0] != X86_BOOT_TIMER_MAGIC || !ratelimit_below(&m->guest_log, NULL))
                 return;
         first = vm_first_run_usec(m->vm);
         log_info("Boot timer: guest reached the boot-timer write %llu us after vmm started, %llu us after "
@@ -370,6 +372,7 @@ int board_new(Vm *vm, const VmConfig *config, Board **ret) {
         if (!m)
                 return log_oom();
         m->vm = vm;
+        m->guest_log = (RateLimit) RATELIMIT_GUEST;
         m->com1_irq = (Irq) { .set_level = vm_irq_set_level, .opaque = vm, .gsi = X86_IRQ_COM1 };
         m->ged_irq = (Irq) { .set_level = vm_irq_set_level, .opaque = vm, .gsi = X86_IRQ_ACPI_GED };
         m->hotplug_irq = (Irq) { .set_level = vm_irq_set_level, .opaque = vm, .gsi = X86_IRQ_ACPI_GED_HOTPLUG };

@@ -6,6 +6,7 @@
 #include "byteorder.h"
 #include "log.h"
 #include "device/virtio/blk.h"
+#include "ratelimit.h"
 
 /* Feature bits (virtio spec 5.2.3). */
 #define VIRTIO_BLK_F_SEG_MAX 2
@@ -33,7 +34,6 @@
 #define BLK_DISCARD_SECTORS_MAX (UINT32_C(1) << 22) /* 2 GiB per request */
 #define BLK_DISCARD_ALIGNMENT 8                    /* sectors: 4 KiB, the usual file system block */
 #define BLK_CONFIG_SIZE 60
-#define BLK_ERRORS_LOGGED 10
 
 typedef struct Blk {
         Disk *disk;
@@ -62,11 +62,20 @@ static int iov_slice(const struct iovec *iov, uint32_t n, uint64_t skip, uint64_
 }
 
 static uint8_t io_status(VirtioDevice *d, Blk *b, const char *what, int r) {
+        /* Every error is counted (Inspect's errors); the lines are rate-limited, a failing store may fail
+         * every request. */
+        static RateLimit rl = RATELIMIT_GUEST;
+        char more[RATELIMIT_SUFFIX_MAX];
+        unsigned dropped;
+
         if (r >= 0)
                 return VIRTIO_BLK_S_OK;
-        if (r != -ERANGE && r != -EROFS && b->n_errors++ < BLK_ERRORS_LOGGED)
-                log_warning_errno(r, "Device %s: %s failed: %m%s", d->id, what,
-                                  b->n_errors == BLK_ERRORS_LOGGED ? " (not logging further errors)" : "");
+        if (r != -ERANGE && r != -EROFS) {
+                b->n_errors++;
+                if (ratelimit_below(&rl, &dropped))
+                        log_warning_errno(r, "Device %s: %s failed: %m (%llu errors so far)%s", d->id, what,
+                                          (unsigned long long) b->n_errors, ratelimit_suffix(more, dropped));
+        }
         return VIRTIO_BLK_S_IOERR;
 }
 

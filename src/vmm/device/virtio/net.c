@@ -9,6 +9,7 @@
 #include "log.h"
 #include "backend/tap.h"
 #include "device/virtio/net.h"
+#include "ratelimit.h"
 
 /* Feature bits (virtio spec 5.1.3). */
 #define VIRTIO_NET_F_CSUM 0
@@ -74,8 +75,12 @@ static void net_receive(VirtioDevice *d, void *u) {
                 }
                 ssize_t len = readv(n->tap_fd, n->rx_chain.iov + n->rx_chain.n_out, (int) n->rx_chain.n_in);
                 if (len < 0) {
-                        if (errno != EAGAIN && errno != EINTR)
-                                log_warning_errno(errno, "Device %s: reading the tap failed: %m", d->id);
+                        static RateLimit rl = RATELIMIT_GUEST;
+                        char more[RATELIMIT_SUFFIX_MAX];
+                        unsigned dropped;
+                        if (errno != EAGAIN && errno != EINTR && ratelimit_below(&rl, &dropped))
+                                log_warning_errno(errno, "Device %s: reading the tap failed: %m%s", d->id,
+                                                  ratelimit_suffix(more, dropped));
                         return;
                 }
                 if ((size_t) len < TAP_VNET_HDR_SIZE)

@@ -12,6 +12,7 @@
 #include "core/thread.h"
 #include "log.h"
 #include "device/virtio/virtio.h"
+#include "ratelimit.h"
 
 /* epoll data: a queue's kick is its index, the control fd is TAG_CTL, model fds point at their watch. */
 #define TAG_CTL UINT64_C(0xffff)
@@ -37,10 +38,16 @@ bool virtio_queue_ready(const VirtioDevice *d, uint16_t q) {
 }
 
 void virtio_device_fail(VirtioDevice *d, const char *why) {
+        /* A driver may break the protocol, reset and break it again, as often as it likes. */
+        static RateLimit rl = RATELIMIT_GUEST;
+        char more[RATELIMIT_SUFFIX_MAX];
+        unsigned dropped;
+
         if (d->status & VIRTIO_STATUS_NEEDS_RESET)
                 return;
-        log_warning("Device %s: the guest driver broke the virtio protocol (%s); the device stops until the "
-                    "driver resets it.", d->id, why);
+        if (ratelimit_below(&rl, &dropped))
+                log_warning("Device %s: the guest driver broke the virtio protocol (%s); the device stops until the "
+                            "driver resets it.%s", d->id, why, ratelimit_suffix(more, dropped));
         d->status |= VIRTIO_STATUS_NEEDS_RESET;
 }
 
