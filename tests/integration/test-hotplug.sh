@@ -168,6 +168,36 @@ gone() { ! ip link show hptap0 >/dev/null 2>&1; }
 wait_for 30 "the tap to go with vmm's last fd for it" gone
 alive "remove-nic"
 
+echo "== 2b. a tap deleted under a running NIC: vmm stops watching it, the NIC can still be removed"
+a=$(count 'SDVM-GUEST: hotplug ping')
+out=$("$VMCTL" add-nic "$name" --tap=hptap0) || fail "vmctl add-nic: $out"
+nic=$(awk '{print $2}' <<<"$out")
+ip addr add fe80::1/64 dev hptap0 nodad
+wait_more 'SDVM-GUEST: hotplug ping' "$a"
+ip link del hptap0
+tap_gone() { [[ $("$VMCTL" --json inspect "$name" "devices/$nic/counters/tapGone" | jq -r .tree.value) == 1 ]]; }
+# The guest sends on its link (neighbour solicitations, pings): the next read finds the tap gone.
+ping -6 -c 1 -W 1 "fe80::2%hptap0" >/dev/null 2>&1 || true
+wait_for 60 "vmm to notice the deleted tap (devices/$nic/counters/tapGone)" tap_gone
+pid=$(vmm_pid "$name")
+# The NIC's I/O thread (io-netN) alone: the vCPU's time is the guest's.
+io_cpu() {
+        local t
+        for t in "/proc/$pid"/task/*; do
+                [[ $(cat "$t/comm") == "io-$nic" ]] && awk '{print $14 + $15}' "$t/stat" && return
+        done
+        fail "vmm has no thread io-$nic (a spare I/O thread is renamed for the device it serves)"
+}
+c0=$(io_cpu)
+sleep 5
+c1=$(io_cpu)
+echo "io-$nic used $((c1 - c0)) ticks of CPU in 5 s after the tap went"
+((c1 - c0 < 50)) || fail "io-$nic spins after its tap was deleted: $((c1 - c0)) ticks in 5 s"
+r=$(count "SDVM-GUEST: hotplug remove net")
+"$VMCTL" remove-nic "$name" "$nic" || fail "remove-nic after the tap was deleted"
+wait_more "SDVM-GUEST: hotplug remove net" "$r"
+alive "a deleted tap"
+
 echo "== 3. bad input"
 expect_error "a character device" BadDevice push_fd /dev/null rw io.sdvm.VM.AddDisk '{"fileDescriptor":0}'
 expect_error "a read-only fd for a writable disk" BadDevice push_fd "$img" ro io.sdvm.VM.AddDisk '{"fileDescriptor":0}'

@@ -38,8 +38,15 @@ typedef struct Net {
         VqChain rx_chain;
         VqChain tx_chain;
         unsigned offload; /* TUN_F_* for the driver's features, set on the tap at activate */
+        bool tap_gone;    /* reading it failed for good (the interface was deleted): no more watching */
         uint64_t rx_frames, rx_bytes, tx_frames, tx_bytes, tx_dropped;
 } Net;
+
+/* What the tap watch waits for: input, or nothing. A tap that is gone is not watched at all
+ * (virtio_watch_stop()): its EPOLLERR cannot be masked. */
+static void watch_tap(Net *n, bool want_input) {
+        (void) virtio_watch_set_events(n->tap_watch, want_input ? EPOLLIN : 0);
+}
 
 static void net_receive(VirtioDevice *d, void *u) {
         Net *n = d->priv;
@@ -50,7 +57,7 @@ static void net_receive(VirtioDevice *d, void *u) {
                  * would wake the thread for nothing, again and again. Until the driver restarts the
                  * device (activate re-arms it), frames wait in the tap, as when out of buffers. */
                 n->rx_waiting = true;
-                (void) virtio_watch_set_events(n->tap_watch, 0);
+                watch_tap(n, false);
                 return;
         }
         for (;;) {
@@ -64,7 +71,7 @@ static void net_receive(VirtioDevice *d, void *u) {
                                 /* Out of buffers: stop watching the tap (it would wake us for nothing)
                                  * until the driver kicks the receive queue. */
                                 n->rx_waiting = true;
-                                (void) virtio_watch_set_events(n->tap_watch, 0);
+                                watch_tap(n, false);
                                 return;
                         }
                         if (n->rx_chain.n_out > 0 || n->rx_chain.in_len < TAP_VNET_HDR_SIZE) {
@@ -78,9 +85,19 @@ static void net_receive(VirtioDevice *d, void *u) {
                         static RateLimit rl = RATELIMIT_GUEST;
                         char more[RATELIMIT_SUFFIX_MAX];
                         unsigned dropped;
-                        if (errno != EAGAIN && errno != EINTR && ratelimit_below(&rl, &dropped))
-                                log_warning_errno(errno, "Device %s: reading the tap failed: %m%s", d->id,
+                        int e = errno;
+                        if (e == EAGAIN || e == EINTR)
+                                return;
+                        if (ratelimit_below(&rl, &dropped))
+                                log_warning_errno(e, "Device %s: reading the tap failed: %m%s", d->id,
                                                   ratelimit_suffix(more, dropped));
+                        /* A tap whose interface was deleted (EBADFD) or that broke otherwise: the NIC
+                         * stays, sends nothing in and drops what the guest sends; hot-remove it and add
+                         * a new one. */
+                        if (e == EBADFD || e == EIO || e == ENODEV || e == ENXIO) {
+                                n->tap_gone = true;
+                                virtio_watch_stop(n->tap_watch);
+                        }
                         return;
                 }
                 if ((size_t) len < TAP_VNET_HDR_SIZE)
@@ -126,7 +143,7 @@ static void net_kick(VirtioDevice *d, uint16_t q) {
         }
         if (n->rx_waiting) {
                 n->rx_waiting = false;
-                (void) virtio_watch_set_events(n->tap_watch, EPOLLIN);
+                watch_tap(n, true);
         }
         net_receive(d, NULL);
 }
@@ -162,14 +179,15 @@ static int net_activate(VirtioDevice *d) {
         if (r < 0)
                 return r;
         n->rx_waiting = false;
-        return virtio_watch_set_events(n->tap_watch, EPOLLIN);
+        watch_tap(n, true);
+        return 0;
 }
 
 static void net_reset(VirtioDevice *d) {
         Net *n = d->priv;
         n->rx_pending = false;
         n->rx_waiting = false;
-        (void) virtio_watch_set_events(n->tap_watch, 0);
+        watch_tap(n, false);
 }
 
 static void net_config_read(VirtioDevice *d, uint32_t offset, uint8_t *data, uint32_t len) {
@@ -181,7 +199,7 @@ static size_t net_counters(VirtioDevice *d, VirtioCounter *out, size_t max) {
         Net *n = d->priv;
         VirtioCounter c[] = {
                 { "rxFrames", n->rx_frames }, { "rxBytes", n->rx_bytes },     { "txFrames", n->tx_frames },
-                { "txBytes", n->tx_bytes },   { "txDropped", n->tx_dropped },
+                { "txBytes", n->tx_bytes },   { "txDropped", n->tx_dropped }, { "tapGone", n->tap_gone },
         };
         size_t k = ELEMENTSOF(c) < max ? ELEMENTSOF(c) : max;
         memcpy(out, c, k * sizeof c[0]);
@@ -242,7 +260,7 @@ static void net_state_restore(VirtioDevice *d, const void *buf) {
         n->rx_waiting = false;
         n->offload = st.offload;
         if (!virtio_device_live(d)) {
-                (void) virtio_watch_set_events(n->tap_watch, 0);
+                watch_tap(n, false);
                 return;
         }
         /* As when activate fails: the driver is told to reset, and its restart sets the offloads. */
@@ -250,7 +268,7 @@ static void net_state_restore(VirtioDevice *d, const void *buf) {
                 d->status |= VIRTIO_STATUS_NEEDS_RESET;
                 return;
         }
-        (void) virtio_watch_set_events(n->tap_watch, EPOLLIN);
+        watch_tap(n, true);
 }
 
 static void net_free(void *priv) {

@@ -22,6 +22,7 @@ struct VirtioWatch {
         int fd;
         void (*fn)(VirtioDevice *d, void *u);
         void *u;
+        bool stopped; /* taken out of the epoll set for good (virtio_watch_stop()) */
         VirtioWatch *next;
 };
 
@@ -215,7 +216,16 @@ int virtio_device_watch_fd(VirtioDevice *d, int fd, uint32_t events, void (*fn)(
 
 int virtio_watch_set_events(VirtioWatch *w, uint32_t events) {
         struct epoll_event ev = { .events = events, .data.u64 = (uintptr_t) w };
+        if (w->stopped)
+                return 0;
         return epoll_ctl(w->d->epoll_fd, EPOLL_CTL_MOD, w->fd, &ev) < 0 ? -errno : 0;
+}
+
+void virtio_watch_stop(VirtioWatch *w) {
+        if (w->stopped)
+                return;
+        (void) epoll_ctl(w->d->epoll_fd, EPOLL_CTL_DEL, w->fd, NULL);
+        w->stopped = true;
 }
 
 void virtio_device_set_status(VirtioDevice *d, uint8_t status) {

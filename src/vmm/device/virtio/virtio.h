@@ -167,6 +167,9 @@ int virtio_device_watch_fd(VirtioDevice *d, int fd, uint32_t events, void (*fn)(
                            void *u, VirtioWatch **ret);
 /* Changes what the watch waits for (0: nothing, e.g. while the guest has no receive buffers). */
 int virtio_watch_set_events(VirtioWatch *w, uint32_t events);
+/* Stops watching the fd for good (a tap that is gone: EPOLLERR cannot be masked, and would wake the
+ * thread forever); later virtio_watch_set_events() calls do nothing. The fd stays open. */
+void virtio_watch_stop(VirtioWatch *w);
 
 /* Returns a chain to the driver (len bytes written) and interrupts it if it wants one. */
 void virtio_complete(VirtioDevice *d, uint16_t q, uint16_t head, uint32_t len);
