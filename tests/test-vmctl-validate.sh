@@ -24,6 +24,13 @@ echo "$json"
 ((rc == 1)) || fail "--json: exit status $rc, expected 1"
 grep -q '"file":"[^"]*web.conf","valid":true,"name":"web","cpus":2' <<<"$json" || fail "--json: web.conf"
 grep -q '"file":"[^"]*broken.conf","valid":false' <<<"$json" || fail "--json: broken.conf"
+# Each error as an object: file, line, section, key, message; the same errors as on stderr.
+broken=$(grep 'broken.conf' <<<"$json")
+jq -e '.errors | length == 3' <<<"$broken" >/dev/null || fail "--json: broken.conf should carry 3 errors: $broken"
+jq -e '.errors[0] | .line == 3 and .section == "VM" and .key == "Memory" and (.message | startswith("Memory=12X: invalid size")) and (.file | endswith("broken.conf"))' \
+        <<<"$broken" >/dev/null || fail "--json: the first error of broken.conf: $broken"
+jq -e '.errors[2] | .key == "IOWieght" and .section == "Resources" and .line == 11' <<<"$broken" >/dev/null ||
+        fail "--json: the unknown key of broken.conf: $broken"
 
 rc=0
 "$VMCTL" frobnicate 2>/dev/null || rc=$?

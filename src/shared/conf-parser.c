@@ -49,12 +49,20 @@ static void conf_parser_done(ConfParser *p) {
         free(p->key_lines);
 }
 
-static void conf_error(ConfParser *p, unsigned line, const char *section, const char *format, ...)
-        _printf_(4, 5);
+static void conf_error(ConfParser *p, unsigned line, const char *section, const char *key, const char *format, ...)
+        _printf_(5, 6);
 
 /* Reports one error as "FILE:LINE: [Section] message". The message is formatted even when it is not
  * logged (over the cap, or logging turned off) so that the fuzzer exercises formatting too. */
-static void conf_error(ConfParser *p, unsigned line, const char *section, const char *format, ...) {
+static ConfErrorSink error_sink;
+static void *error_sink_userdata;
+
+void conf_set_error_sink(ConfErrorSink sink, void *userdata) {
+        error_sink = sink;
+        error_sink_userdata = userdata;
+}
+
+static void conf_error(ConfParser *p, unsigned line, const char *section, const char *key, const char *format, ...) {
         char msg[1024], where[32] = "";
         va_list ap;
 
@@ -71,6 +79,8 @@ static void conf_error(ConfParser *p, unsigned line, const char *section, const 
                 (void) snprintf(where, sizeof where, ":%u", line);
         log_error("%s%s: %s%s%s%s", p->path, where, section ? "[" : "", section ?: "", section ? "] " : "",
                   msg);
+        if (error_sink)
+                error_sink(error_sink_userdata, p->path, line, section, key, msg);
 }
 
 /* Returns s, or its first SHOW_MAX bytes (cut at a character boundary) and "..." in buf. s is valid
@@ -245,14 +255,14 @@ static int end_instance(ConfParser *p) {
 
         for (size_t i = 0; s->keys[i].name; i++)
                 if (s->keys[i].required && p->key_lines[i] == 0)
-                        conf_error(p, p->section_line, s->name, "%s= is required but not set",
+                        conf_error(p, p->section_line, s->name, s->keys[i].name, "%s= is required but not set",
                                    s->keys[i].name);
 
         if (!s->verify || p->instance_errors > 0)
                 return 0;
         r = s->verify(p->userdata, p->instance, reason);
         if (r == -EINVAL || r == -ERANGE)
-                conf_error(p, p->section_line, s->name, "%s", reason[0] ? reason : "invalid section");
+                conf_error(p, p->section_line, s->name, NULL, "%s", reason[0] ? reason : "invalid section");
         else if (r < 0)
                 return log_error_errno(r, "%s:%u: [%s] Failed to check section: %m", p->path,
                                        p->section_line, s->name);
@@ -273,7 +283,7 @@ static int parse_header(ConfParser *p, unsigned line, char *l) {
         p->skipping = true; /* until this header is accepted */
 
         if (n < 3 || l[n - 1] != ']') {
-                conf_error(p, line, NULL, "invalid section header '%s', expected [Name]", show(l, buf));
+                conf_error(p, line, NULL, NULL, "invalid section header '%s', expected [Name]", show(l, buf));
                 return 0;
         }
         l[n - 1] = 0;
@@ -292,16 +302,16 @@ static int parse_header(ConfParser *p, unsigned line, char *l) {
                         }
                 }
                 if (best)
-                        conf_error(p, line, NULL, "unknown section [%s], did you mean [%s]?",
+                        conf_error(p, line, NULL, NULL, "unknown section [%s], did you mean [%s]?",
                                    show(name, buf), best->name);
                 else
-                        conf_error(p, line, NULL, "unknown section [%s]", show(name, buf));
+                        conf_error(p, line, NULL, NULL, "unknown section [%s]", show(name, buf));
                 return 0;
         }
 
         i = (size_t) (s - p->sections);
         if (!s->repeatable && p->first_line[i] > 0) {
-                conf_error(p, line, NULL, "duplicate section [%s], already specified on line %u", s->name,
+                conf_error(p, line, NULL, NULL, "duplicate section [%s], already specified on line %u", s->name,
                            p->first_line[i]);
                 return 0;
         }
@@ -312,7 +322,7 @@ static int parse_header(ConfParser *p, unsigned line, char *l) {
         if (s->open) {
                 r = s->open(p->userdata, p->n_instances[i], line, reason, &instance);
                 if (r == -EINVAL || r == -ERANGE) {
-                        conf_error(p, line, s->name, "%s", reason[0] ? reason : "section not allowed here");
+                        conf_error(p, line, s->name, NULL, "%s", reason[0] ? reason : "section not allowed here");
                         return 0;
                 }
                 if (r < 0)
@@ -350,16 +360,16 @@ static int parse_assignment(ConfParser *p, unsigned line, const char *key, const
                         }
                 }
                 if (best)
-                        conf_error(p, line, s->name, "unknown key '%s', did you mean '%s'?", show(key, buf),
+                        conf_error(p, line, s->name, show(key, buf), "unknown key '%s', did you mean '%s'?", show(key, buf),
                                    best->name);
                 else
-                        conf_error(p, line, s->name, "unknown key '%s'", show(key, buf));
+                        conf_error(p, line, s->name, show(key, buf), "unknown key '%s'", show(key, buf));
                 return 0;
         }
 
         i = (size_t) (k - s->keys);
         if (p->key_lines[i] > 0) {
-                conf_error(p, line, s->name, "duplicate key %s=, already set on line %u", k->name,
+                conf_error(p, line, s->name, k->name, "duplicate key %s=, already set on line %u", k->name,
                            p->key_lines[i]);
                 return 0;
         }
@@ -368,7 +378,7 @@ static int parse_assignment(ConfParser *p, unsigned line, const char *key, const
 
         r = k->parse(k, value, (char *) p->instance + k->offset, reason);
         if (r == -EINVAL || r == -ERANGE)
-                conf_error(p, line, s->name, "%s=%s: %s", k->name, show(value, buf2),
+                conf_error(p, line, s->name, k->name, "%s=%s: %s", k->name, show(value, buf2),
                            reason[0] ? reason : "invalid value");
         else if (r < 0)
                 return log_error_errno(r, "%s:%u: [%s] Failed to parse %s=: %m", p->path, line, s->name,
@@ -430,11 +440,11 @@ static int parse_line(ConfParser *p, unsigned line, const char *raw, size_t n) {
                         if (r < 0)
                                 return r;
                         p->skipping = true;
-                        conf_error(p, line, NULL, "%s", what);
+                        conf_error(p, line, NULL, NULL, "%s", what);
                         return 0;
                 }
                 k = p->skipping ? NULL : raw_key(p, line, raw, n);
-                conf_error(p, line, section, "%s%s%s", k ? k->name : "", k ? "=: " : "", what);
+                conf_error(p, line, section, k ? k->name : NULL, "%s%s%s", k ? k->name : "", k ? "=: " : "", what);
                 return 0;
         }
 
@@ -451,7 +461,7 @@ static int parse_line(ConfParser *p, unsigned line, const char *raw, size_t n) {
 
         eq = strchr(l, '=');
         if (!eq) {
-                conf_error(p, line, section, "'%s': expected Key=Value, a [Section] header or a comment",
+                conf_error(p, line, section, NULL, "'%s': expected Key=Value, a [Section] header or a comment",
                            show(l, buf));
                 return 0;
         }
@@ -460,11 +470,11 @@ static int parse_line(ConfParser *p, unsigned line, const char *raw, size_t n) {
         value = strip(eq + 1);
 
         if (key[0] == 0) {
-                conf_error(p, line, section, "'=%s': missing key before '='", show(value, buf));
+                conf_error(p, line, section, NULL, "'=%s': missing key before '='", show(value, buf));
                 return 0;
         }
         if (!p->section) {
-                conf_error(p, line, NULL,
+                conf_error(p, line, NULL, NULL,
                            "%s=%s: assignment outside of any section, expected a [Section] header first",
                            show(key, buf), show(value, buf2));
                 return 0;
@@ -532,7 +542,7 @@ int conf_parse(const char *path, const char *data, size_t size, const ConfSectio
                         continue;
                 for (const ConfKey *k = s->keys; k->name; k++)
                         if (k->required)
-                                conf_error(&p, 0, s->name,
+                                conf_error(&p, 0, s->name, k->name,
                                            "%s= is required but not set (there is no [%s] section)", k->name,
                                            s->name);
         }

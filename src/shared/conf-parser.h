@@ -64,6 +64,14 @@ typedef struct ConfSection {
  * parse at all. On failure, what was stored in userdata so far is left there for the caller to free. */
 int conf_parse(const char *path, const char *data, size_t size, const ConfSection *sections, void *userdata);
 
+/* Besides logging it, every error conf_parse() reports goes to sink (NULL: none), for a caller that
+ * wants them as data (vmctl validate --json): the input's path, line (0 for the whole file), section
+ * and key (NULL where the error is not about one) and the message as logged after "[Section] ". One
+ * sink for the process; not for threads. */
+typedef void (*ConfErrorSink)(void *userdata, const char *path, unsigned line, const char *section, const char *key,
+                              const char *message);
+void conf_set_error_sink(ConfErrorSink sink, void *userdata);
+
 /* Reads a whole config file: a regular file of at most CONF_FILE_MAX bytes. The data is
  * NUL-terminated for convenience; *ret_size does not count the NUL. Logs its errors. */
 int conf_read_file(const char *path, char **ret_data, size_t *ret_size);

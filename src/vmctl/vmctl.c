@@ -18,6 +18,7 @@
 #include <unistd.h>
 
 #include "backend/tap.h"
+#include "conf-parser.h"
 #include "log.h"
 #include "parse-util.h"
 #include "snapshot/snapshot.h"
@@ -90,13 +91,33 @@ static void help(void) {
                program_invocation_short_name);
 }
 
+/* validate --json: each error the parser reports, as an object. */
+static void collect_error(void *userdata, const char *path, unsigned line, const char *section, const char *key,
+                          const char *message) {
+        sd_json_variant **errors = userdata, *e = NULL;
+
+        if (sd_json_buildo(&e, SD_JSON_BUILD_PAIR_STRING("file", path),
+                           SD_JSON_BUILD_PAIR_CONDITION(line > 0, "line", SD_JSON_BUILD_UNSIGNED(line)),
+                           SD_JSON_BUILD_PAIR_CONDITION(!!section, "section", SD_JSON_BUILD_STRING(section)),
+                           SD_JSON_BUILD_PAIR_CONDITION(!!key, "key", SD_JSON_BUILD_STRING(key)),
+                           SD_JSON_BUILD_PAIR_STRING("message", message)) >= 0)
+                (void) sd_json_variant_append_array(errors, e);
+        sd_json_variant_unref(e);
+}
+
 static int validate_one(const char *path) {
         _cleanup_(vm_config_freep) VmConfig *c = NULL;
-        _cleanup_(sd_json_variant_unrefp) sd_json_variant *v = NULL;
+        _cleanup_(sd_json_variant_unrefp) sd_json_variant *v = NULL, *errors = NULL;
         char mem[FORMAT_SIZE_MAX];
         int r;
 
+        if (arg_json) {
+                if (sd_json_build(&errors, SD_JSON_BUILD_EMPTY_ARRAY) < 0)
+                        return log_oom();
+                conf_set_error_sink(collect_error, &errors);
+        }
         r = vm_config_load(path, &c); /* logs every error itself */
+        conf_set_error_sink(NULL, NULL);
         if (!arg_json) {
                 if (r >= 0)
                         printf("%s: valid: VM '%s', %u vCPUs, %s memory, kernel %s\n", path, c->name, c->cpus,
@@ -105,7 +126,8 @@ static int validate_one(const char *path) {
         }
         if (r < 0)
                 r = sd_json_buildo(&v, SD_JSON_BUILD_PAIR_STRING("file", path),
-                                   SD_JSON_BUILD_PAIR_BOOLEAN("valid", false));
+                                   SD_JSON_BUILD_PAIR_BOOLEAN("valid", false),
+                                   SD_JSON_BUILD_PAIR_VARIANT("errors", errors));
         else
                 r = sd_json_buildo(&v, SD_JSON_BUILD_PAIR_STRING("file", path),
                                    SD_JSON_BUILD_PAIR_BOOLEAN("valid", true),
