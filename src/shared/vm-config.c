@@ -299,7 +299,7 @@ void vm_config_default_mac(const char *name, unsigned index, uint8_t ret[static 
 
 /* "sdvm-NAME-N", cut to VIRTIO_BLK_ID_BYTES by shortening NAME, so that N (which tells a VM's disks
  * apart) always survives. */
-static int default_serial(const char *name, unsigned index, char **ret) {
+int vm_config_default_serial(const char *name, unsigned index, char **ret) {
         char suffix[16];
         int n, keep;
 
@@ -410,7 +410,7 @@ static int disk_verify(void *userdata, void *instance, char *reason) {
         VmDisk *d = instance;
         size_t i = (size_t) (d - c->disks);
 
-        if (!d->serial && default_serial(name_or_default(c), (unsigned) i, &d->serial) < 0)
+        if (!d->serial && vm_config_default_serial(name_or_default(c), (unsigned) i, &d->serial) < 0)
                 return -ENOMEM;
 
         for (size_t j = 0; j < i; j++) {

@@ -157,3 +157,6 @@ int vm_name_from_path(const char *path, char **ret);
 /* The default MAC of the VM's network index: 52:54:00 followed by three bytes of a hash of name and
  * index, so that it is stable across restarts and differs between VMs. */
 void vm_config_default_mac(const char *name, unsigned index, uint8_t ret[static 6]);
+/* The default Serial= of the index-th disk: "sdvm-NAME-N", NAME shortened so that N always fits in
+ * VM_DISK_SERIAL_MAX. -ENOMEM or 0. */
+int vm_config_default_serial(const char *name, unsigned index, char **ret);

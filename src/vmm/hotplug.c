@@ -311,7 +311,8 @@ static const char *disk_error(int r) {
 
 int hotplug_add_disk(Hotplug *h, int fd, bool read_only, const char *serial, HotplugResult *ret) {
         _cleanup_close_ int owned = fd;
-        char id[DEVICE_ID_MAX], def[VIRTIO_BLK_SERIAL_SIZE + 1], label[64];
+        _cleanup_free_ char *def = NULL;
+        char id[DEVICE_ID_MAX], label[64];
         unsigned index;
         VirtioDevice *dev;
         Disk *disk;
@@ -326,9 +327,9 @@ int hotplug_add_disk(Hotplug *h, int fd, bool read_only, const char *serial, Hot
         if (r < 0)
                 return snprintf(ret->reason, sizeof ret->reason, "no free disk name"), r;
         if (!serial) {
-                /* As the config's default (vm-config.c): "sdvm-NAME-N", NAME cut so that N survives. */
-                int n = snprintf(def, sizeof def, "-%u", index), keep = VIRTIO_BLK_SERIAL_SIZE - 5 - n;
-                (void) snprintf(def, sizeof def, "sdvm-%.*s-%u", keep, h->config->name ?: "vm", index);
+                r = vm_config_default_serial(h->config->name ?: "vm", index, &def);
+                if (r < 0)
+                        return snprintf(ret->reason, sizeof ret->reason, "out of memory"), r;
                 serial = def;
         }
         if (!*serial || strlen(serial) > VIRTIO_BLK_SERIAL_SIZE) {
